@@ -1,0 +1,187 @@
+"""The `ltsp` command: upstream-compatible global options, then one applet.
+
+Applet modules are imported only when chosen: the same binary is pid 1 at
+boot, where every import is paid for by every client.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from ltsp_client import __version__
+from ltsp_client.applet import Context
+from ltsp_client.errors import LtspError
+
+
+@dataclass(frozen=True)
+class AppletInfo:
+    kind: str  # client, server or common
+    target: str  # "module:function", or "" while a later issue builds it
+    summary: str
+    planned: str = ""  # which roadmap item brings it, for not-yet-built applets
+
+
+APPLETS: dict[str, AppletInfo] = {
+    "initrd-bottom": AppletInfo(
+        "client",
+        "ltsp_client.init.initramfs:main",
+        "mount the image and prepare the new root (inside the initramfs)",
+    ),
+    "init": AppletInfo(
+        "client",
+        "ltsp_client.init.pid1:main",
+        "configure the client as pid 1, then exec the real init",
+    ),
+    "login": AppletInfo(
+        "client",
+        "",
+        "authenticate server users (SSH) and mount SSHFS homes",
+        "the login issue (roadmap 3)",
+    ),
+    "session": AppletInfo("client", "", "wrap a desktop session", "the login issue (roadmap 3)"),
+    "remoteapps": AppletInfo(
+        "client", "", "run applications on the server over ssh -X", "the login issue (roadmap 3)"
+    ),
+    "image": AppletInfo(
+        "server", "", "build squashfs images from chroots, VMs or /", "the publisher (roadmap 2)"
+    ),
+    "kernel": AppletInfo(
+        "server", "", "publish kernels and initrds for netbooting", "the publisher (roadmap 2)"
+    ),
+    "initrd": AppletInfo(
+        "common",
+        "ltsp_client.server.initrd:main",
+        "build ltsp.img (client code and /etc/ltsp) for the clients",
+    ),
+    "ipxe": AppletInfo(
+        "server", "", "install the iPXE menu and binaries", "the publisher (roadmap 2)"
+    ),
+    "nfs": AppletInfo("server", "", "export images and TFTP over NFS", "the publisher (roadmap 2)"),
+    "dnsmasq": AppletInfo(
+        "server", "", "configure dnsmasq for DHCP/proxy-DHCP/TFTP", "the publisher (roadmap 2)"
+    ),
+    "info": AppletInfo(
+        "common",
+        "ltsp_client.server.info:main",
+        "show versions, images and the client boot timeline",
+    ),
+    "service": AppletInfo(
+        "common", "", "boot-time tasks run by ltsp.service", "the pid-1 plugins (roadmap 1)"
+    ),
+    "config": AppletInfo(
+        "common",
+        "ltsp_client.config.command:main",
+        "show what ltsp.conf gives a client, or check it for errors",
+    ),
+}
+
+GLOBAL_DIR_OPTIONS = {
+    "-b": "BASE_DIR",
+    "--base-dir": "BASE_DIR",
+    "-t": "TFTP_DIR",
+    "--tftp-dir": "TFTP_DIR",
+    "-m": "HOME_DIR",
+    "--home-dir": "HOME_DIR",
+}
+
+
+def usage() -> str:
+    lines = [
+        "Usage: ltsp [-b BASE_DIR] [-t TFTP_DIR] [-m HOME_DIR] [-o[=0|1]] [-V] APPLET [options]",
+        "       ltsp --help[=APPLET]",
+        "",
+        "Global options (also settable as environment variables or in ltsp.conf):",
+        "  -b, --base-dir DIR    chroots, VM links and images/ (BASE_DIR, default /srv/ltsp)",
+        "  -t, --tftp-dir DIR    TFTP root; files go to DIR/ltsp (TFTP_DIR, default /srv/tftp)",
+        "  -m, --home-dir DIR    home directories exported by `ltsp nfs` (HOME_DIR, default /home)",
+        "  -o, --overwrite[=0|1] overwrite configuration files the applets install (OVERWRITE)",
+        "  -V, --version         print the version",
+        "  -h, --help[=APPLET]   this help, or an applet's",
+        "",
+        "Applets:",
+    ]
+    for name, info in APPLETS.items():
+        note = "" if info.target else f" (not yet: {info.planned})"
+        lines.append(f"  {name:<14} {info.kind:<7} {info.summary}{note}")
+    return "\n".join(lines)
+
+
+class UsageError(LtspError):
+    pass
+
+
+def parse_global(argv: Sequence[str]) -> tuple[dict[str, str], str | None, list[str], bool]:
+    """Split argv into (global settings, applet, applet args, help asked).
+
+    Like upstream, options are parsed only before the applet name.
+    """
+    settings: dict[str, str] = {}
+    args = list(argv)
+    help_asked = False
+    while args and args[0].startswith("-"):
+        opt = args.pop(0)
+        name, eq, value = opt.partition("=")
+        if name in GLOBAL_DIR_OPTIONS:
+            if not eq:
+                if not args:
+                    raise UsageError(f"option {name} needs a directory")
+                value = args.pop(0)
+            settings[GLOBAL_DIR_OPTIONS[name]] = value
+        elif name in ("-o", "--overwrite"):
+            value = value if eq else "1"
+            if value not in ("0", "1"):
+                raise UsageError(f"--overwrite takes 0 or 1, not {value!r}")
+            settings["OVERWRITE"] = value
+        elif name in ("-V", "--version"):
+            settings["VERSION"] = "1"
+        elif name in ("-h", "--help"):
+            help_asked = True
+            if eq:
+                return settings, value, [], True
+        elif name == "--":
+            break
+        else:
+            raise UsageError(f"unknown option {opt}", hint="see `ltsp --help`")
+    applet = args.pop(0) if args else None
+    return settings, applet, args, help_asked
+
+
+def resolve(name: str) -> Callable[[Context, list[str]], int]:
+    info = APPLETS.get(name)
+    if info is None:
+        raise UsageError(f"unknown applet {name!r}", hint="`ltsp --help` lists the applets")
+    if not info.target:
+        raise LtspError(
+            f"`ltsp {name}` is not implemented yet", hint=f"it arrives with {info.planned}"
+        )
+    module_name, func = info.target.split(":")
+    module = importlib.import_module(module_name)
+    entry: Callable[[Context, list[str]], int] = getattr(module, func)
+    return entry
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    applet = "ltsp"
+    try:
+        settings, chosen, rest, help_asked = parse_global(args)
+        if settings.pop("VERSION", None):
+            print(f"ltsp {__version__}")
+            return 0
+        if chosen is None:
+            print(usage(), file=sys.stdout if help_asked else sys.stderr)
+            return 0 if help_asked else 1
+        applet = chosen
+        entry = resolve(chosen)
+        if help_asked:
+            rest = ["--help"]
+        return entry(Context.from_environment(chosen, settings), rest)
+    except LtspError as exc:
+        print(f"ltsp {applet}: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"ltsp {applet}: interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,97 @@
+"""Logging: short console lines, a full log file, and timed steps recorded as events.
+
+Every step appends JSON lines to /run/ltsp/events.jsonl with CLOCK_BOOTTIME
+timestamps, so a boot timeline (kernel time included) is read from data, never
+parsed back out of log text.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ltsp_client.paths import EVENTS_FILE, LOG_FILE
+
+log = logging.getLogger("ltsp")
+
+
+def boottime() -> float:
+    """Seconds since boot (CLOCK_BOOTTIME): comparable with the kernel's timestamps."""
+    return time.clock_gettime(time.CLOCK_BOOTTIME)
+
+
+@dataclass
+class EventLog:
+    """Appends one JSON object per line; a missing or read-only /run is not an error."""
+
+    path: Path = field(default_factory=lambda: Path(EVENTS_FILE))
+    stage: str = ""
+
+    def write(self, **record: Any) -> None:
+        record = {"t": round(boottime(), 6), "stage": self.stage, "pid": os.getpid(), **record}
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with self.path.open("a", encoding="utf-8") as out:
+                out.write(json.dumps(record, sort_keys=True) + "\n")
+        except OSError as exc:
+            log.debug("cannot record event in %s: %s", self.path, exc)
+
+
+events = EventLog()
+
+
+def setup(
+    stage: str,
+    *,
+    verbose: bool = False,
+    log_file: Path | None = None,
+    events_file: Path | None = None,
+) -> None:
+    """Console gets short lines (warnings, or everything with `verbose`); the file gets all."""
+    events.stage = stage
+    if events_file is not None:
+        events.path = events_file
+    root = logging.getLogger()
+    root.handlers.clear()
+    root.setLevel(logging.DEBUG)
+    console = logging.StreamHandler(sys.stderr)
+    console.setLevel(logging.DEBUG if verbose else logging.WARNING)
+    console.setFormatter(logging.Formatter("ltsp: %(message)s"))
+    root.addHandler(console)
+    target = log_file if log_file is not None else Path(LOG_FILE)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        handler = logging.FileHandler(target, encoding="utf-8")
+    except OSError:
+        return
+    handler.setLevel(logging.DEBUG)
+    handler.setFormatter(
+        logging.Formatter("%(asctime)s.%(msecs)03d %(levelname)s %(name)s: %(message)s", "%H:%M:%S")
+    )
+    root.addHandler(handler)
+
+
+@contextmanager
+def step(name: str, **details: Any) -> Iterator[None]:
+    """Log a step's start and duration and record both as events; failures are recorded too."""
+    start = boottime()
+    log.info("%s ...", name)
+    events.write(step=name, event="start", **details)
+    try:
+        yield
+    except BaseException as exc:
+        took = boottime() - start
+        events.write(step=name, event="fail", duration=round(took, 6), error=str(exc))
+        log.info("%s failed after %.3fs: %s", name, took, exc)
+        raise
+    took = boottime() - start
+    events.write(step=name, event="end", duration=round(took, 6))
+    log.info("%s done in %.3fs", name, took)
