@@ -165,6 +165,9 @@ def resolve(name: str) -> Callable[[Context, list[str]], int]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
+    if argv is None and sys.argv[0].rsplit("/", 1)[-1] == "init":
+        # /sbin/init is a symlink to this binary while the client boots (see init/pid1.py)
+        args = ["init", *args]
     applet = "ltsp"
     try:
         settings, chosen, rest, help_asked = parse_global(args)
