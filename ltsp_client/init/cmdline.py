@@ -1,0 +1,142 @@
+"""The kernel command line as a typed value: root=, nbdroot=, ip=, BOOTIF=, ltsp.* and the rest.
+
+Tokens are split on whitespace except inside double quotes, like the kernel
+and upstream do. `ltsp.NAME=value` tokens become the ltsp.conf-style variables
+`NAME` (see `ltsp_vars`), which win over ltsp.conf in `initrd-bottom`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+_LTSP_VAR = re.compile(r"ltsp.[a-z][-a-z0-9_]*=", re.IGNORECASE)
+_TRUE = ("1", "y", "yes", "true", "on")
+_KNOWN = ("root", "nbdroot", "nfsroot", "ip", "bootif", "init", "rootflags", "rootfstype")
+
+
+def tokenize(text: str) -> list[str]:
+    """Split like the kernel: whitespace separates, double quotes group (and are removed)."""
+    tokens: list[str] = []
+    word: list[str] = []
+    in_word = quoted = False
+    for char in text:
+        if char == '"':
+            quoted = not quoted
+            in_word = True
+        elif char.isspace() and not quoted:
+            if in_word:
+                tokens.append("".join(word))
+            word, in_word = [], False
+        else:
+            word.append(char)
+            in_word = True
+    if in_word:
+        tokens.append("".join(word))
+    return tokens
+
+
+def ltsp_vars(tokens: list[str]) -> dict[str, str]:
+    """`ltsp.image-to-ram=1` -> {"IMAGE_TO_RAM": "1"}; later tokens win (§2.8)."""
+    found: dict[str, str] = {}
+    for token in tokens:
+        if _LTSP_VAR.match(token):
+            name, _, value = token[5:].partition("=")
+            found[name.upper().replace("-", "_")] = value
+    return found
+
+
+def _flag(value: str | None) -> bool:
+    return value is not None and (value == "" or value.lower() in _TRUE)
+
+
+@dataclass(frozen=True)
+class KernelCmdline:
+    """What the boot stages need from /proc/cmdline; `tokens` keeps everything verbatim."""
+
+    tokens: tuple[str, ...] = ()
+    root: str = ""
+    nbdroot: str = ""
+    nfsroot: str = ""
+    ip: str = ""
+    bootif: str = ""
+    init: str = ""
+    rootflags: str = ""
+    rootfstype: str = ""
+    ltsp: Mapping[str, str] = field(default_factory=dict)
+    # "ltsp.break=STEP": open the debug shell (or wait) before STEP; "" = no break
+    break_step: str = ""
+    # ltsp.shell, ltsp.debug_shell=1 or DEBUG_SHELL=1: a shell on fatal errors
+    debug_shell: bool = False
+    # ltsp.strict: failures that would only be warnings become fatal
+    strict: bool = False
+    unknown: tuple[str, ...] = ()
+    environ: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def is_network_root(self) -> bool:
+        return self.root == "/dev/nfs" or self.root.startswith("/dev/nbd")
+
+    @property
+    def bootif_mac(self) -> str:
+        """BOOTIF=01-52-54-00-12-34-56 -> 52:54:00:12:34:56 ("" if absent or malformed)."""
+        parts = self.bootif.split("-")
+        if len(parts) == 7 and all(len(p) == 2 for p in parts):
+            return ":".join(parts[1:]).lower()
+        return ""
+
+
+def parse(text: str) -> KernelCmdline:
+    tokens = tokenize(text)
+    known: dict[str, str] = {}
+    environ: dict[str, str] = {}
+    flags: dict[str, str] = {}
+    unknown: list[str] = []
+    for token in tokens:
+        name, eq, value = token.partition("=")
+        lower = name.lower()
+        if lower in _KNOWN and eq:
+            known[lower] = value
+        elif lower in ("ltsp.shell", "ltsp.strict", "ltsp.break"):
+            flags[lower] = value
+        elif lower.startswith("ltsp.") and eq:
+            pass  # collected by ltsp_vars()
+        else:
+            unknown.append(token)
+            if eq and name.isidentifier() and name.isupper():
+                environ[name] = value  # dot-less NAME=value reaches /init's environment
+    variables = ltsp_vars(tokens)
+    variables.pop("BREAK", None)
+    variables.pop("SHELL", None)
+    variables.pop("STRICT", None)
+    debug_shell = (
+        _flag(flags.get("ltsp.shell"))
+        or variables.get("DEBUG_SHELL") == "1"
+        or environ.get("DEBUG_SHELL") == "1"
+    )
+    return KernelCmdline(
+        tokens=tuple(tokens),
+        root=known.get("root", ""),
+        nbdroot=known.get("nbdroot", ""),
+        nfsroot=known.get("nfsroot", ""),
+        ip=known.get("ip", ""),
+        bootif=known.get("bootif", ""),
+        init=known.get("init", ""),
+        rootflags=known.get("rootflags", ""),
+        rootfstype=known.get("rootfstype", ""),
+        ltsp=variables,
+        break_step=flags.get("ltsp.break", ""),
+        debug_shell=debug_shell,
+        strict=_flag(flags.get("ltsp.strict")),
+        unknown=tuple(unknown),
+        environ=environ,
+    )
+
+
+def read(path: Path = Path("/proc/cmdline")) -> KernelCmdline:
+    try:
+        return parse(path.read_text(encoding="utf-8", errors="replace"))
+    except OSError:
+        return KernelCmdline()

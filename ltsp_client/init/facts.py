@@ -1,0 +1,126 @@
+"""Network facts every client stage starts from (upstream's network_vars, §2.9.1).
+
+The boot NIC is the one the kernel routes 192.168.67.1 through (the usual LTSP
+server address), else 192.168.67.2; failing that, the first interface backed by
+a device. klibc `ipconfig` results (/run/net-DEV.conf) are read when present.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ltsp_client.errors import LtspError
+
+PROBE_ADDRESSES = ("192.168.67.1", "192.168.67.2")
+
+
+@dataclass(frozen=True)
+class NetworkFacts:
+    device: str
+    ip_address: str
+    prefixlen: int
+    mac_address: str
+    gateway: str
+    hostname: str
+    ipconfig: Mapping[str, str] = field(default_factory=dict)  # /run/net-DEV.conf, if any
+
+    def as_vars(self) -> dict[str, str]:
+        """The ltsp.conf-visible names (DEVICE, IP_ADDRESS, MAC_ADDRESS, GATEWAY, HOSTNAME)."""
+        values = {
+            "DEVICE": self.device,
+            "IP_ADDRESS": self.ip_address,
+            "MAC_ADDRESS": self.mac_address,
+            "GATEWAY": self.gateway,
+        }
+        if self.hostname:
+            values["HOSTNAME"] = self.hostname
+        return values
+
+
+def read_ipconfig(device: str, run_dir: Path = Path("/run")) -> dict[str, str]:
+    """KEY='value' lines of klibc ipconfig's /run/net-DEV.conf ({} if absent)."""
+    path = run_dir / f"net-{device}.conf"
+    values: dict[str, str] = {}
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return values
+    for line in text.splitlines():
+        key, eq, raw = line.strip().partition("=")
+        if not eq or not key.isidentifier():
+            continue
+        try:
+            words = shlex.split(raw)
+        except ValueError:
+            words = [raw]
+        values[key] = " ".join(words)
+    return values
+
+
+def _device_interfaces(sys_net: Path) -> list[str]:
+    try:
+        return sorted(p.name for p in sys_net.iterdir() if (p / "device").exists())
+    except OSError:
+        return []
+
+
+def _kernel_hostname() -> str:
+    name = os.uname().nodename
+    return "" if name in ("", "(none)", "localhost") else name
+
+
+def network_facts(
+    environ: Mapping[str, str] | None = None,
+    *,
+    run_dir: Path = Path("/run"),
+    sys_net: Path = Path("/sys/class/net"),
+) -> NetworkFacts:
+    """Detect the boot NIC and its addresses; DEVICE/IP_ADDRESS/MAC_ADDRESS in `environ` win."""
+    from ltsp_client.init.netlink import Netlink
+
+    env = os.environ if environ is None else environ
+    preset = all(env.get(k) for k in ("DEVICE", "IP_ADDRESS", "MAC_ADDRESS"))
+    device = ip_address = gateway = ""
+    prefixlen = 0
+    with Netlink() as nl:
+        if preset:
+            device, ip_address = env["DEVICE"], env["IP_ADDRESS"]
+            gateway = env.get("GATEWAY", "")
+        else:
+            for destination in PROBE_ADDRESSES:
+                route = nl.route_get(destination)
+                if route is None or route.device in ("", "lo"):
+                    continue
+                device, ip_address = route.device, route.source
+                gateway = route.gateway or gateway
+                if route.local or ip_address == PROBE_ADDRESSES[0]:
+                    gateway = PROBE_ADDRESSES[0]  # we are the server: learn the real NIC next
+                    continue
+                break
+            if not ip_address:
+                device = next(iter(_device_interfaces(sys_net)), device)
+        mac = env["MAC_ADDRESS"] if preset else nl.mac_address(device) if device else ""
+        for address in nl.ipv4_addresses(device) if device else []:
+            if address.address == ip_address:
+                prefixlen = address.prefixlen
+    if not mac:
+        raise LtspError(
+            "cannot find the MAC address of the boot network interface"
+            + (f" {device}" if device else ""),
+            hint="check that the network card driver is in the initramfs and the cable is plugged",
+        )
+    ipconfig = read_ipconfig(device, run_dir) if device else {}
+    hostname = env.get("HOSTNAME") or _kernel_hostname() or ipconfig.get("HOSTNAME", "")
+    return NetworkFacts(
+        device=device,
+        ip_address=ip_address,
+        prefixlen=prefixlen,
+        mac_address=mac.lower(),
+        gateway=gateway,
+        hostname=hostname,
+        ipconfig=ipconfig,
+    )

@@ -1,0 +1,127 @@
+"""Make a filesystem or driver available: modprobe, else load the .ko ourselves.
+
+Stock initramfs-tools initrds lack squashfs.ko and overlay.ko; ltsp.img carries
+them in /usr/lib/ltsp/modules/<kver>/. As a last resort the target root's own
+module tree is used, as upstream does for overlay.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import logging
+import lzma
+import os
+import platform
+from collections.abc import Iterable
+from pathlib import Path
+
+from ltsp_client.errors import CommandError, LtspError
+from ltsp_client.run import Runner, run
+
+log = logging.getLogger(__name__)
+
+MODULES_DIR = Path("/usr/lib/ltsp/modules")
+MODULE_INIT_COMPRESSED_FILE = 4
+_SYSCALLS = {"x86_64": (313, 175), "aarch64": (273, 105), "armv7l": (379, 128)}
+_SUFFIXES = (".ko", ".ko.xz", ".ko.zst", ".ko.gz")
+# where a module lives in a kernel tree, for the roots' own /lib/modules fallback
+_TREE_PATHS = {
+    "overlay": "kernel/fs/overlayfs",
+    "squashfs": "kernel/fs/squashfs",
+    "isofs": "kernel/fs/isofs",
+    "loop": "kernel/drivers/block",
+    "nbd": "kernel/drivers/block",
+}
+FS_MODULES = {"iso9660": "isofs", "ext2": "ext4", "ext3": "ext4", "vfat": "vfat"}
+
+
+def filesystems(path: Path = Path("/proc/filesystems")) -> set[str]:
+    try:
+        return {line.split()[-1] for line in path.read_text().splitlines() if line.strip()}
+    except OSError:
+        return set()
+
+
+def module_loaded(name: str, sys_module: Path = Path("/sys/module")) -> bool:
+    return (sys_module / name).exists()
+
+
+def candidates(name: str, *, kver: str, roots: Iterable[Path]) -> list[Path]:
+    """Files that may hold module `name`: ltsp.img's copy first, then each root's tree."""
+    dirs = [MODULES_DIR / kver]
+    for root in roots:
+        dirs.append(root / "lib/modules" / kver / _TREE_PATHS.get(name, "kernel"))
+        dirs.append(root / "usr/lib/modules" / kver / _TREE_PATHS.get(name, "kernel"))
+    return [d / f"{name}{suffix}" for d in dirs for suffix in _SUFFIXES]
+
+
+def _syscall(number: int, *args: object) -> int:
+    libc = ctypes.CDLL(None, use_errno=True)
+    rc: int = libc.syscall(number, *args)
+    if rc != 0:
+        return ctypes.get_errno()
+    return 0
+
+
+def load_file(path: Path, params: str = "") -> None:
+    """finit_module(2); for compressed files ask the kernel to decompress, else do it here."""
+    finit, init = _SYSCALLS.get(platform.machine(), _SYSCALLS["x86_64"])
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        flags = MODULE_INIT_COMPRESSED_FILE if path.suffix in (".xz", ".zst", ".gz") else 0
+        err = _syscall(
+            finit, ctypes.c_int(fd), ctypes.c_char_p(params.encode()), ctypes.c_int(flags)
+        )
+    finally:
+        os.close(fd)
+    if err == errno.EINVAL and path.suffix == ".xz":
+        image = lzma.decompress(path.read_bytes())
+        err = _syscall(
+            init,
+            ctypes.c_char_p(image),
+            ctypes.c_ulong(len(image)),
+            ctypes.c_char_p(params.encode()),
+        )
+    if err and err != errno.EEXIST:
+        raise OSError(err, f"load {path}: {os.strerror(err)}")
+
+
+def load(
+    name: str,
+    *,
+    params: str = "",
+    roots: Iterable[Path] = (),
+    kver: str | None = None,
+    runner: Runner = run,
+) -> None:
+    """Load kernel module `name` (dashes and underscores alike), or raise LtspError."""
+    if module_loaded(name.replace("-", "_")):
+        return
+    argv = ["modprobe", name, *params.split()]
+    try:
+        runner(argv, timeout=30)
+        return
+    except CommandError as exc:
+        log.debug("%s; trying the .ko files", exc)
+    errors = []
+    for path in candidates(name, kver=kver or os.uname().release, roots=roots):
+        if path.exists():
+            try:
+                load_file(path, params)
+                log.info("loaded %s", path)
+                return
+            except OSError as exc:
+                errors.append(str(exc))
+    raise LtspError(
+        f"cannot load kernel module {name}" + (f": {errors[-1]}" if errors else ""),
+        hint=f"rebuild ltsp.img (`ltsp initrd`) so it carries {name}.ko for kernel "
+        f"{kver or os.uname().release}, or install the image's kernel modules",
+    )
+
+
+def ensure_filesystem(fstype: str, *, roots: Iterable[Path] = (), runner: Runner = run) -> None:
+    """Load the module behind `fstype` unless /proc/filesystems lists it already."""
+    if fstype in filesystems():
+        return
+    load(FS_MODULES.get(fstype, fstype), roots=roots, runner=runner)
