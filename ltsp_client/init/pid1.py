@@ -1,0 +1,361 @@
+"""`ltsp init`: pid 1 on the client's new root, before the real init.
+
+The initramfs stage copied the image's /sbin/init to /sbin/init.ltsp and made
+/sbin/init a symlink to our binary, so the kernel (or run-init) starts us as
+pid 1. We mount what is missing, evaluate ltsp.conf for the `init` applet, run
+PRE_INIT hooks, the plugins and POST_INIT hooks, then put the real init back
+and exec it with the original arguments.
+
+Putting the real init back and exec'ing it happens whatever went wrong before:
+pid 1 never lets an exception escape (that would panic the kernel).
+
+`ltsp init --root DIR [--hooks] [-- INIT-ARGS]` does the same on DIR without
+being pid 1, for tests and for admins trying a configuration; it mounts
+nothing unless it is pid 1 (e.g. inside `unshare --pid --fork`), runs hooks only
+with --hooks (they act on the running system), and execs DIR/sbin/init.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import logging
+import os
+import signal
+import sys
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, cast
+
+from ltsp_client.applet import Context
+from ltsp_client.config.model import TRUE_WORDS, Config, Identity
+from ltsp_client.errors import LtspError
+from ltsp_client.init import kernelfs
+from ltsp_client.log import events, step
+from ltsp_client.paths import CLIENT_MARKER, ETC_LTSP, EVENTS_FILE, LOG_FILE, under
+from ltsp_client.plugins.base import Facts, PluginContext, StaticFacts
+from ltsp_client.run import Runner, exec_clean, run
+
+log = logging.getLogger(__name__)
+
+INIT = "/sbin/init"
+SAVED_INIT = "/sbin/init.ltsp"
+FALLBACK_INITS = ("/lib/systemd/systemd", "/usr/lib/systemd/systemd", "/sbin/init")
+# Symlink targets that mean "/sbin/init is still us" (ours, and upstream's wrapper).
+WRAPPER_MARKS = ("/lib/ltsp/ltsp", "ltsp/client/init/init")
+USAGE = """\
+Usage: ltsp init [--root DIR [--hooks]] [-- INIT-ARGS...]
+
+As pid 1: configure this client from ltsp.conf, restore /sbin/init and exec it.
+  --root DIR   act on DIR instead of / (testing; allowed when not pid 1)
+  --hooks      with --root: also run the PRE_INIT/POST_INIT hooks
+Any other arguments are passed to the real init."""
+
+
+@dataclass(frozen=True)
+class Options:
+    root: Path = Path("/")
+    test_root: bool = False
+    hooks: bool = True
+    init_args: tuple[str, ...] = ()
+
+
+def parse_args(args: Sequence[str]) -> Options | None:
+    """Our few options come first; everything else is the real init's (kernel cmdline words).
+
+    Returns None after printing the usage for --help.
+    """
+    rest = list(args)
+    root: Path | None = None
+    hooks = False
+    while rest:
+        word = rest[0]
+        if word == "--":
+            rest.pop(0)
+            break
+        if word in ("-h", "--help"):
+            print(USAGE)
+            return None
+        if word == "--hooks":
+            hooks = True
+        elif word == "--root" and len(rest) > 1:
+            root = Path(rest[1]).resolve()
+            rest.pop(0)
+        elif word.startswith("--root="):
+            root = Path(word.partition("=")[2]).resolve()
+        else:
+            break
+        rest.pop(0)
+    if root is None:
+        return Options(init_args=tuple(rest))
+    return Options(root=root, test_root=True, hooks=hooks, init_args=tuple(rest))
+
+
+def _default_facts(environ: Mapping[str, str]) -> Facts:
+    """The boot helper's netlink facts, or the upstream environment overrides."""
+    try:
+        module = importlib.import_module("ltsp_client.init.facts")
+    except ImportError:
+        return facts_from_environ(environ)
+    return cast(Facts, module.network_facts(environ))
+
+
+def facts_from_environ(environ: Mapping[str, str]) -> Facts:
+    address, _, prefix = environ.get("IP_ADDRESS", "").partition("/")
+    return StaticFacts(
+        device=environ.get("DEVICE", ""),
+        ip_address=address,
+        prefixlen=int(prefix) if prefix.isdigit() else 24,
+        mac_address=environ.get("MAC_ADDRESS", "").lower(),
+        gateway=environ.get("GATEWAY", ""),
+        hostname=environ.get("HOSTNAME", ""),
+    )
+
+
+def _default_evaluate(**kwargs: Any) -> Config:
+    module = importlib.import_module("ltsp_client.config")
+    evaluate = getattr(module, "evaluate", None)
+    if evaluate is None:
+        log.warning("ltsp.conf evaluation is not available in this build; using defaults")
+        return Config()
+    return cast(Config, evaluate(**kwargs))
+
+
+@dataclass
+class Deps:
+    """Everything pid 1 touches outside its root, replaceable in tests."""
+
+    runner: Runner = run
+    mount: kernelfs.Mounter = kernelfs.mount
+    exec: Callable[[Sequence[str]], None] = exec_clean
+    facts: Callable[[Mapping[str, str]], Facts] = _default_facts
+    evaluate: Callable[..., Config] = _default_evaluate
+    environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
+    kmsg: Path = Path("/dev/kmsg")
+    prepare_exec: Callable[[], None] = field(default_factory=lambda: prepare_exec)
+    is_pid1: bool = field(default_factory=lambda: os.getpid() == 1)
+
+
+def main(ctx: Context, args: list[str]) -> int:
+    """`ltsp init`. As pid 1 this never returns unless exec'ing the real init failed."""
+    options = parse_args(args)
+    if options is None:
+        return 0
+    return boot(options, Deps())
+
+
+def boot(options: Options, deps: Deps) -> int:
+    if not deps.is_pid1 and not options.test_root:
+        print(
+            "ltsp init: refusing to run: not pid 1\n"
+            "  hint: it runs at boot as /sbin/init; use --root DIR to try it on a directory",
+            file=sys.stderr,
+        )
+        return 1
+    if deps.is_pid1:
+        # Ctrl-Alt-Del sends SIGINT to pid 1; a KeyboardInterrupt here would panic the kernel.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        configure(options, deps)
+    except BaseException as exc:
+        report_fatal(exc, options.root, deps.kmsg)
+    return hand_over(options, deps)
+
+
+def configure(options: Options, deps: Deps) -> None:
+    """Everything before the hand-over; any exception here is reported as FATAL by boot()."""
+    from ltsp_client import log as logsetup
+    from ltsp_client.plugins import hooks, loader, stage
+
+    root = options.root
+    mounted = kernelfs.ensure(root, mounter=deps.mount) if deps.is_pid1 else []
+    under(root, CLIENT_MARKER).mkdir(parents=True, exist_ok=True)
+    logsetup.setup("init", log_file=under(root, LOG_FILE), events_file=under(root, EVENTS_FILE))
+    log.info("ltsp init on %s (pid %d); mounted: %s", root, os.getpid(), mounted or "nothing")
+    with step("facts"):
+        facts = deps.facts(deps.environ)
+    with step("config"):
+        config = deps.evaluate(
+            applet="init",
+            identity=Identity(facts.mac_address, facts.ip_address, facts.hostname),
+            is_client=True,
+            config_dir=under(root, ETC_LTSP),
+            environ=deps.environ,
+        )
+    strict = is_strict(root, config, deps.environ)
+    loaded = loader.load(root)
+    for problem in loaded.problems:
+        log.warning("admin plugin skipped: %s", problem)
+    if loaded.problems and strict:
+        first = loaded.problems[0]
+        raise LtspError(f"admin plugin {first.file}: {first.message}", hint=first.hint)
+    omit = loader.omitted(loaded.registry, config, deps.environ)
+    ctx = PluginContext(root=root, config=config, facts=facts, runner=deps.runner)
+    run_hooks = options.hooks or not options.test_root
+    hook_output = under(root, LOG_FILE)
+
+    def hook(phase: str) -> None:
+        if not run_hooks:
+            if hooks.hook_lines(config, phase, "init"):
+                log.warning("%s_INIT hooks not run (--root without --hooks)", phase)
+            return
+        result = hooks.run_hooks(
+            phase,
+            applet="init",
+            root=root,
+            config=config,
+            facts=facts,
+            runner=deps.runner,
+            exports=ctx.exports,
+            output=hook_output,
+        )
+        if result is not None and result.error is not None:
+            log.warning("%s", result.error)
+            if strict:
+                raise result.error
+
+    hook("PRE")
+    summary = stage.run_plugins(
+        loaded.registry, ctx, omit=omit, strict=strict, between=reap_orphans
+    )
+    log.info("plugins: %s", summary.describe())
+    hook("POST")
+
+
+def is_strict(root: Path, config: Config, environ: Mapping[str, str]) -> bool:
+    """`ltsp.strict` (or ltsp.strict=1) on the kernel command line, or LTSP_STRICT=1."""
+    if config.get_bool("LTSP_STRICT") or environ.get("LTSP_STRICT", "") in TRUE_WORDS:
+        return True
+    try:
+        words = under(root, "/proc/cmdline").read_text(encoding="utf-8").split()
+    except OSError:
+        return False
+    for word in words:
+        key, eq, value = word.partition("=")
+        if key.lower() in ("ltsp.strict", "ltsp_strict"):
+            return not eq or value.lower() in TRUE_WORDS
+    return False
+
+
+def report_fatal(exc: BaseException, root: Path, kmsg: Path) -> None:
+    """FATAL, what failed, the hint and the log path: on the console, in kmsg and the log."""
+    if isinstance(exc, LtspError):
+        message, hint = exc.message, exc.hint
+    else:
+        message = f"{type(exc).__name__}: {exc}"
+        hint = "this is a bug in ltsp init; please report it with the log"
+        log.debug("traceback", exc_info=exc)
+    lines = [f"FATAL: ltsp init: {message}"]
+    if hint:
+        lines.append(f"  hint: {hint}")
+    lines.append(f"  log: {LOG_FILE}; continuing with the real init")
+    log.error("%s", "\n".join(lines))
+    events.write(step="init", event="fatal", error=message)
+    with contextlib.suppress(OSError):
+        print("\n".join(lines), file=sys.stderr, flush=True)
+    try:
+        with kmsg.open("a", encoding="utf-8") as out:
+            for line in lines:
+                out.write(f"<3>ltsp: {line}\n")
+    except OSError:
+        pass
+
+
+def is_wrapper(path: Path) -> bool:
+    """Whether `path` is still the symlink that starts us (exec'ing it would loop)."""
+    if not path.is_symlink():
+        return False
+    target = os.readlink(path)
+    return any(target.endswith(mark) for mark in WRAPPER_MARKS)
+
+
+def restore_init(root: Path) -> Path | None:
+    """Put the real init back and return what to exec (as a path under `root`).
+
+    This is the one step that is never skipped: OMIT lists and failed plugins
+    do not reach it. If the rename fails, exec the saved init directly.
+    """
+    init, saved = under(root, INIT), under(root, SAVED_INIT)
+    if os.path.lexists(saved):
+        try:
+            os.replace(saved, init)
+        except OSError as exc:
+            log.error("cannot rename %s to %s: %s; exec'ing it directly", saved, init, exc)
+            return saved
+        log.info("restored %s", INIT)
+        return init
+    if os.path.lexists(init) and not is_wrapper(init):
+        return init
+    for candidate in FALLBACK_INITS:
+        path = under(root, candidate)
+        if os.path.lexists(path) and not is_wrapper(path) and os.access(path, os.X_OK):
+            log.warning("%s is missing; falling back to %s", SAVED_INIT, candidate)
+            return path
+    return None
+
+
+def hand_over(options: Options, deps: Deps) -> int:
+    """Restore and exec the real init. Returns only if there is nothing left to exec."""
+    target: Path | None = None
+    try:
+        with step("restore-init"):
+            target = restore_init(options.root)
+    except BaseException as exc:
+        report_fatal(exc, options.root, deps.kmsg)
+    tried: list[Path] = []
+    while target is not None and target not in tried:
+        tried.append(target)
+        try:
+            events.write(step="exec-init", event="exec", path=str(target))
+            deps.prepare_exec()
+            deps.exec([str(target), *options.init_args])
+            return 0  # only a test's exec returns
+        except BaseException as exc:
+            report_fatal(exc, options.root, deps.kmsg)
+            try:
+                target = restore_init(options.root)
+            except BaseException:
+                target = None
+    report_fatal(
+        LtspError(
+            f"no init to exec in {options.root} (tried {', '.join(map(str, tried)) or 'none'})",
+            hint=f"the image needs {INIT} or systemd; see {LOG_FILE}",
+        ),
+        options.root,
+        deps.kmsg,
+    )
+    if not deps.is_pid1:
+        return 1
+    while True:  # pid 1 must not exit: stay, reap, and let the admin read the console
+        reap_orphans()
+        time.sleep(60)
+
+
+def prepare_exec() -> None:
+    """Dispositions the next init should not inherit, and flushed output."""
+    for name in ("SIGPIPE", "SIGXFSZ", "SIGINT"):
+        signal.signal(getattr(signal, name), signal.SIG_DFL)
+    for handler in logging.getLogger().handlers:
+        handler.flush()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):
+            stream.flush()
+
+
+def reap_orphans() -> None:
+    """Collect zombies reparented to pid 1.
+
+    Called only between steps: no child of ours is running then, so this
+    cannot steal an exit status from the runner.
+    """
+    if os.getpid() != 1:
+        return
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
