@@ -1,0 +1,118 @@
+"""Quick checks of the yardstick's parts that need no VM: timeline parsing/rendering and the
+nftables byte counters (real nft inside a lab namespace; needs root)."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+from lab import timeline
+from lab.netns import LabNetwork
+from lab.traffic import TrafficCounter
+
+# An upstream NFS boot as the probe recorded it (host time, then the console text).
+UPSTREAM_LINES = [
+    (4.49, "net0: 192.168.67.59/255.255.255.0 gw 192.168.67.254"),
+    (12.13, "[    0.000000] Linux version 6.1.0-50-amd64 (debian-kernel@lists.debian.org)"),
+    (12.60, "[    0.480000] Command line: initrd=ltsp.img initrd=initrd.img root=/dev/nfs"),
+    (16.35, "Loading, please wait..."),
+    (30.72, "IP-Config: ens3 complete (dhcp from 192.168.67.254):"),
+    (33.10, "Begin: Running /scripts/init-bottom ... Running /sbin/ltsp initrd-bottom"),
+    (35.97, "[   23.100000] Not activating Mandatory Access Control as /sbin/tomoyo-init ..."),
+    (51.54, "[   38.700000] Not activating Mandatory Access Control as /sbin/tomoyo-init ..."),
+    (52.24, "Welcome to Debian GNU/Linux 12 (bookworm)!"),
+    (70.25, "[  OK  ] Reached target multi-user.target - Multi-User System."),
+]
+
+
+def test_upstream_console_boundaries() -> None:
+    tl = timeline.from_console(UPSTREAM_LINES, stack="upstream", method="nfs")
+    assert tl.marks == {
+        "kernel": 12.13,
+        "initramfs": 16.35,
+        "ltsp_initramfs": 33.10,
+        "switch_root": 35.97,
+        "pid1": 35.97,
+        "systemd": 51.54,
+        "multi_user": 70.25,
+    }
+    stages = {name: (a, b) for name, a, b in tl.stages()}
+    assert stages["firmware"] == (0.0, 12.13)
+    assert stages["ltsp pid-1 stage"] == (35.97, 51.54)
+
+
+def test_events_placed_on_host_clock() -> None:
+    # our stack: the LTSP steps come from events.jsonl (CLOCK_BOOTTIME), shifted by the
+    # smallest host-minus-printk difference (12.60 - 0.48 here)
+    lines = [*UPSTREAM_LINES[:4], (40.0, "Welcome to Debian GNU/Linux 12 (bookworm)!")]
+    events = timeline.parse_events(
+        [
+            'lab: {"t": 5.0, "stage": "initrd-bottom", "step": "mount-root", "event": "start"}',
+            'lab: {"t": 7.5, "stage": "initrd-bottom", "step": "mount-root", "event": "end"}',
+            "lab: not json",
+            '{"t": 8.0, "stage": "init", "step": "plugins", "event": "start"}',
+        ]
+    )
+    assert len(events) == 3
+    tl = timeline.from_console(lines, stack="ours", method="nbd", events=events)
+    assert tl.marks["ltsp_initramfs"] == pytest.approx(17.12)
+    assert tl.marks["switch_root"] == pytest.approx(19.62)
+    assert tl.marks["pid1"] == pytest.approx(20.12)
+    assert tl.marks["systemd"] == 40.0
+
+
+def test_renderings() -> None:
+    a = timeline.from_console(UPSTREAM_LINES, stack="upstream", method="nfs")
+    a.served = {"tftp": 48_000_000, "nfs": 90_500_000}
+    b = timeline.from_console(UPSTREAM_LINES[:5], stack="upstream", method="nbd")
+    text = timeline.table([a, b])
+    assert "upstream/nfs" in text and "48.0" in text and "70.2" in text
+    md = timeline.table([a, b], markdown=True)
+    assert md.splitlines()[1].startswith("|---|")
+    assert md.count("\n") == 4
+    root = ET.fromstring(timeline.svg([a, b]))
+    rects = [r for r in root.iter("{http://www.w3.org/2000/svg}rect") if r.find("*") is not None]
+    assert len(rects) == 8  # 6 stages (switch_root lasts 0 s upstream) + 2 of the cut-off boot
+    assert len([r for r in rects if r.get("y") == "40"]) == 6
+
+
+@pytest.mark.root
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root (network namespaces, nftables)")
+def test_traffic_counter_counts_per_protocol(tmp_path: Path) -> None:
+    server = (
+        "import socket,sys\n"
+        "s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n"
+        "s.bind(('127.0.0.1', 2049)); s.listen(1); print('up', flush=True)\n"
+        "c,_=s.accept(); c.sendall(b'x'*300000); c.close()\n"
+    )
+    client = (
+        "import socket,time\n"
+        "for i in range(50):\n"
+        "    try:\n"
+        "        c=socket.create_connection(('127.0.0.1', 2049)); break\n"
+        "    except OSError: time.sleep(0.1)\n"
+        "n=0\n"
+        "while (d:=c.recv(65536)): n+=len(d)\n"
+        "u=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.bind(('127.0.0.1', 40000))\n"
+        "u.sendto(b'y'*1000, ('127.0.0.1', 9)); print(n)\n"
+    )
+    with LabNetwork(prefix="yrd", clients=1) as net, TrafficCounter(net) as traffic:
+        log = net.run_in([sys.executable, "-c", "print(1)"])
+        assert log.strip() == "1"
+        proc = net.spawn([sys.executable, "-c", server], log_path=tmp_path / "s.log")
+        traffic.reset()
+        got = net.run_in([sys.executable, "-c", client], timeout=30)
+        proc.wait(timeout=10)
+        served = traffic.read()
+        assert got.strip() == "300000"
+        # the loopback carries both directions through the output hook: the data went
+        # out from port 2049, the client's acks from an ephemeral TCP port ("other")
+        assert 300_000 <= served["nfs"] < 400_000, json.dumps(served)
+        assert 1000 <= served["tftp"] < 1100, json.dumps(served)
+        assert served["nbd"] == 0
+        traffic.reset()
+        assert traffic.read()["nfs"] == 0
