@@ -2,17 +2,15 @@
 
 Tokens are split on whitespace except inside double quotes, like the kernel
 and upstream do. `ltsp.NAME=value` tokens become the ltsp.conf-style variables
-`NAME` (see `ltsp_vars`), which win over ltsp.conf in `initrd-bottom`.
+`NAME` (config.kernelvars, §2.8), which win over ltsp.conf in `initrd-bottom`.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-_LTSP_VAR = re.compile(r"ltsp.[a-z][-a-z0-9_]*=", re.IGNORECASE)
 _TRUE = ("1", "y", "yes", "true", "on")
 _KNOWN = ("root", "nbdroot", "nfsroot", "ip", "bootif", "init", "rootflags", "rootfstype")
 
@@ -36,16 +34,6 @@ def tokenize(text: str) -> list[str]:
     if in_word:
         tokens.append("".join(word))
     return tokens
-
-
-def ltsp_vars(tokens: list[str]) -> dict[str, str]:
-    """`ltsp.image-to-ram=1` -> {"IMAGE_TO_RAM": "1"}; later tokens win (§2.8)."""
-    found: dict[str, str] = {}
-    for token in tokens:
-        if _LTSP_VAR.match(token):
-            name, _, value = token[5:].partition("=")
-            found[name.upper().replace("-", "_")] = value
-    return found
 
 
 def _flag(value: str | None) -> bool:
@@ -107,7 +95,9 @@ def parse(text: str) -> KernelCmdline:
             unknown.append(token)
             if eq and name.isidentifier() and name.isupper():
                 environ[name] = value  # dot-less NAME=value reaches /init's environment
-    variables = ltsp_vars(tokens)
+    from ltsp_client.config.kernelvars import parse_kernel_vars
+
+    variables = parse_kernel_vars(text, environ)
     variables.pop("BREAK", None)
     variables.pop("SHELL", None)
     variables.pop("STRICT", None)

@@ -1,0 +1,265 @@
+"""`ltsp initrd-bottom`: inside the initramfs, turn the mounted network root into the client root.
+
+initramfs-tools (or dracut) has already configured the network and mounted
+the NFS or NBD root on ROOTMNT. This stage, run once per boot:
+
+  facts -> config -> image-source -> mount -> install
+
+each step timed and recorded by `ltsp_client.log.step`. A failure prints
+FATAL with the step, a hint and the log path, then reboots after a countdown
+(or opens a debug shell when the admin enabled one); see emergency.py.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from ltsp_client.applet import Context
+from ltsp_client.errors import ConfigError, LtspError
+from ltsp_client.init import emergency, rootfs
+from ltsp_client.init.cmdline import KernelCmdline
+from ltsp_client.init.facts import NetworkFacts
+from ltsp_client.init.imagesource import Element, parse_chain, render_chain
+from ltsp_client.log import step
+from ltsp_client.paths import CLIENT_MARKER
+
+log = logging.getLogger(__name__)
+
+APPLET = "initrd-bottom"
+USAGE = f"""Usage: ltsp {APPLET} [--rootmnt DIR]
+
+Run by the initramfs (initramfs-tools init-bottom, or dracut pre-pivot) after
+the root file system was mounted on DIR (default /root; /sysroot under dracut):
+mounts the image (ltsp.image= / IMAGE) with a tmpfs overlay on DIR and
+installs LTSP into it, so that /sbin/init starts `ltsp init`."""
+
+
+@dataclass(frozen=True)
+class Stage:
+    """Inputs and results of the steps; each step returns an updated copy."""
+
+    rootmnt: Path
+    cmdline: KernelCmdline
+    environ: Mapping[str, str]
+    config_dir: Path = Path("/etc/ltsp")
+    tmpfs: str = rootfs.TMPFS_DIR
+    facts: NetworkFacts | None = None
+    values: Mapping[str, str] = field(default_factory=dict)  # ltsp.conf + kernel ltsp.* vars
+    chain: tuple[Element, ...] = ()
+    to_ram: bool = False
+
+    def value(self, name: str, default: str = "") -> str:
+        return self.values.get(name, self.environ.get(name, default))
+
+
+def step_facts(stage: Stage) -> Stage:
+    from ltsp_client.init.facts import network_facts
+
+    try:
+        facts = network_facts(stage.environ)
+    except LtspError as exc:
+        if stage.cmdline.is_network_root or stage.cmdline.strict:
+            raise
+        log.warning("no network facts (%s); ltsp.conf MAC/IP sections will not match", exc)
+        return stage
+    log.info(
+        "network: %s %s/%s %s", facts.device, facts.ip_address, facts.prefixlen, facts.mac_address
+    )
+    return replace(stage, facts=facts)
+
+
+def step_config(stage: Stage) -> Stage:
+    from ltsp_client.config import Identity, evaluate
+
+    facts = stage.facts
+    identity = Identity(
+        mac=facts.mac_address if facts else "",
+        ip=facts.ip_address if facts else "",
+        hostname=facts.hostname if facts else "",
+    )
+    environ = dict(stage.environ)
+    if facts:
+        environ.update(facts.as_vars())
+    config = evaluate(
+        applet=APPLET,
+        identity=identity,
+        is_client=True,
+        config_dir=stage.config_dir,
+        environ=environ,
+        kernel_vars=stage.cmdline.ltsp,
+    )
+    values = {**stage.cmdline.ltsp, **dict(config)}
+    values.update(stage.cmdline.ltsp)  # kernel variables win in this stage (§2.8)
+    return replace(stage, values=values)
+
+
+def choose_source(stage: Stage) -> Stage:
+    """IMAGE (made absolute under ROOTMNT), else ROOTMNT itself if it is a whole root (§1.6)."""
+    image = stage.value("IMAGE")
+    root = str(stage.rootmnt)
+    if image:
+        chain = parse_chain(image)
+        first = chain[0]
+        if not first.path.startswith("/"):
+            first = replace(first, path=f"{root.rstrip('/')}/{first.path}")
+        chain = (first, *chain[1:])
+        return replace(stage, chain=chain, to_ram=stage.value("IMAGE_TO_RAM") == "1")
+    if (stage.rootmnt / "proc").is_dir():
+        return replace(stage, chain=(Element(root),), to_ram=False)
+    raise LtspError(
+        f"{root}/proc doesn't exist and ltsp.image wasn't specified",
+        hint="boot with ltsp.image=images/NAME.img (the iPXE menu of `ltsp ipxe` does), "
+        "or point nfsroot= at a whole chroot",
+    )
+
+
+def read_ahead_kb(stage: Stage) -> int:
+    value = stage.value("READ_AHEAD_KB")
+    return int(value) if value.isdigit() else rootfs.DEFAULT_READ_AHEAD_KB
+
+
+def step_mount(stage: Stage, executor: rootfs.Executor) -> Stage:
+    root = str(stage.rootmnt)
+    kb = read_ahead_kb(stage)
+    rootfs.set_read_ahead(root, kb)
+    chain = stage.chain
+    if stage.to_ram:
+        actions, chain = rootfs.plan_image_to_ram(
+            chain, root=root, view=rootfs.RealView(), tmpfs=stage.tmpfs
+        )
+        executor.run(actions)
+    log.info("image source: %s", render_chain(chain))
+    rootfs.mount_chain(
+        chain,
+        root=root,
+        executor=executor,
+        tmpfs=stage.tmpfs,
+        overlay=stage.value("OVERLAY") != "0",
+    )
+    rootfs.set_read_ahead(root, kb)
+    rootfs.set_read_ahead(None, kb)
+    if not (stage.rootmnt / "proc").is_dir():
+        raise LtspError(
+            f"{root}/proc doesn't exist after mounting {render_chain(chain)}",
+            hint="the image source does not lead to a root file system; check ltsp.image=",
+        )
+    return replace(stage, chain=chain)
+
+
+def step_install(stage: Stage) -> Stage:
+    from ltsp_client.init.install import install
+
+    counts = install(stage.rootmnt, etc_ltsp=stage.config_dir)
+    log.info("installed into %s: %s", stage.rootmnt, counts)
+    return stage
+
+
+StepFn = Callable[[Stage], Stage]
+
+
+def steps(executor: rootfs.Executor) -> tuple[tuple[str, StepFn], ...]:
+    return (
+        ("facts", step_facts),
+        ("config", step_config),
+        ("image-source", choose_source),
+        ("mount", lambda s: step_mount(s, executor)),
+        ("install", step_install),
+    )
+
+
+def run_stage(
+    stage: Stage,
+    policy: emergency.Policy,
+    *,
+    executor: rootfs.Executor | None = None,
+    step_list: tuple[tuple[str, StepFn], ...] | None = None,
+) -> int:
+    """Run every step; on failure undo our mounts and follow the fatal-error policy."""
+    executor = executor or rootfs.Executor()
+    for name, function in step_list or steps(executor):
+        if stage.cmdline.break_step == name:
+            emergency.break_point(policy, name)
+        try:
+            with step(name):
+                stage = function(stage)
+        except ConfigError as exc:
+            failure: tuple[str, str] = (f"{exc.location}: {exc.message}", exc.hint)
+        except LtspError as exc:
+            failure = (exc.message, exc.hint)
+        except OSError as exc:
+            failure = (str(exc), "")
+        except Exception as exc:  # a bug: still never a traceback on the console
+            log.exception("internal error in step %s", name)
+            failure = (f"internal error: {exc!r}", "please report this bug with the log")
+        else:
+            if name in ("config",):
+                policy = _policy_from(stage, policy)
+            continue
+        executor.rollback()
+        return emergency.fatal(
+            policy, applet=APPLET, step=name, message=failure[0], hint=failure[1]
+        )
+    emergency.Console(out=sys.stderr).say(f"ltsp {APPLET}: {render_chain(stage.chain)} ready")
+    return 0
+
+
+def _policy_from(stage: Stage, policy: emergency.Policy) -> emergency.Policy:
+    """ltsp.conf may enable DEBUG_SHELL or change the countdown; the kernel line still wins."""
+    return replace(
+        policy,
+        debug_shell=policy.debug_shell or stage.value("DEBUG_SHELL") == "1",
+        reboot_timeout=emergency.parse_timeout(stage.value("REBOOT_TIMEOUT") or None),
+    )
+
+
+def default_rootmnt(scripts_functions: Path = Path("/scripts/functions")) -> Path:
+    return Path("/root") if scripts_functions.exists() else Path("/sysroot")
+
+
+def parse_args(args: list[str]) -> Path | None:
+    """Returns --rootmnt (None: default); raises LtspError on bad usage."""
+    rootmnt = None
+    rest = list(args)
+    while rest:
+        arg = rest.pop(0)
+        if arg in ("-h", "--help"):
+            print(USAGE)
+            raise SystemExit(0)
+        name, eq, value = arg.partition("=")
+        if name in ("-r", "--rootmnt"):
+            if not eq:
+                if not rest:
+                    raise LtspError(f"{name} needs a directory")
+                value = rest.pop(0)
+            rootmnt = Path(value)
+        else:
+            raise LtspError(f"unknown option {arg}", hint=f"see `ltsp {APPLET} --help`")
+    return rootmnt
+
+
+def main(ctx: Context, args: list[str]) -> int:
+    from ltsp_client import log as ltsp_log
+    from ltsp_client.init import cmdline
+
+    del ctx  # the directory settings are for server applets
+    rootmnt = parse_args(args) or default_rootmnt()
+    kernel = cmdline.read()
+    verbose = kernel.ltsp.get("LTSP_DEBUG", os.environ.get("LTSP_DEBUG", "")) not in ("", "0")
+    ltsp_log.setup(APPLET, verbose=verbose)
+    print(f"Running ltsp {APPLET} (root {rootmnt})", file=sys.stderr, flush=True)
+    if not os.path.exists(CLIENT_MARKER) and os.getpid() != 1:
+        raise LtspError(
+            f"{CLIENT_MARKER} is missing: this does not look like an LTSP client boot",
+            hint=f"`ltsp {APPLET}` runs only inside a client's initramfs",
+        )
+    policy = emergency.Policy(
+        debug_shell=kernel.debug_shell,
+        reboot_timeout=emergency.parse_timeout(kernel.ltsp.get("REBOOT_TIMEOUT")),
+    )
+    stage = Stage(rootmnt=rootmnt, cmdline=kernel, environ=dict(os.environ))
+    return run_stage(stage, policy)
