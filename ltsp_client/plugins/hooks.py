@@ -31,6 +31,8 @@ log = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT = 300.0
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# Normalised section names contain only these, so they are safe as `case` patterns.
+SAFE_PATTERN = re.compile(r"^[-a-z0-9*.\/:?@_|]+$")
 # PRE_INITRD_ would also match initrd-bottom's hooks; upstream excludes them.
 _EXCLUDED = {"INITRD": "INITRD_BOTTOM"}
 
@@ -74,9 +76,12 @@ def section_function(section: str) -> str:
 
 
 def section_prelude(config: Config) -> str:
-    """Shell functions for every section body, guarded to run once like upstream."""
+    """Shell functions for every section body, each guarded to run once like upstream,
+    and `section_call VALUE...` (what an INCLUDE in a body becomes): for each value,
+    the first section whose pattern matches, in file order."""
     ran = {section_function(s) for s in config.sections_run}
     out: list[str] = []
+    branches: list[str] = []
     for section, body in config.section_bodies.items():
         func = section_function(section)
         flag = "_LTSP_RAN_" + func
@@ -88,6 +93,15 @@ def section_prelude(config: Config) -> str:
         out.append("}")
         if func in ran:
             out.append(f"{flag}=1")
+        if SAFE_PATTERN.match(section):
+            branches.append(f"            {section}) {func} ;;")
+    out.append("section_call() {")
+    out.append('    for _ltsp_value in "$@"; do')
+    out.append('        case "$_ltsp_value" in')
+    out += branches
+    out.append("        esac")
+    out.append("    done")
+    out.append("}")
     return "\n".join(out)
 
 

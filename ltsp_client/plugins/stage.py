@@ -81,7 +81,7 @@ def run_plugins(
         current = replace(ctx, config=ctx.config.with_values(ctx.exports))
         outcome = _run_one(cls, current)
         outcomes.append(outcome)
-        if between is not None:
+        if between is not None and outcome.status != "not needed":
             between()
         if outcome.status == "failed" and strict:
             summary = Summary(tuple(outcomes), dict(ctx.exports))

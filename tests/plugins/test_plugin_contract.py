@@ -1,0 +1,117 @@
+"""The contract every registered plugin keeps, and how registration works."""
+
+from __future__ import annotations
+
+import inspect
+import re
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from ltsp_client.config.model import Config
+from ltsp_client.plugins.base import (
+    BUILTINS,
+    NAME_RE,
+    Plugin,
+    PluginContext,
+    Registry,
+    collecting,
+    order_band,
+)
+from ltsp_client.plugins.loader import builtin_registry
+
+PLUGINS = list(builtin_registry())
+
+
+def test_there_are_builtin_plugins() -> None:
+    assert "hostname" in [cls.name for cls in PLUGINS]
+
+
+@pytest.mark.parametrize("cls", PLUGINS, ids=lambda c: c.name)
+def test_name_order_and_docs(cls: type[Plugin]) -> None:
+    assert NAME_RE.match(cls.name)
+    band = order_band(cls.order)
+    assert band != "admin", "orders 50-59 are left to admin plugins"
+    assert inspect.getdoc(cls), "a plugin says what it does in its docstring"
+    assert cls.apply is not Plugin.apply
+    for param in cls.params:
+        assert re.fullmatch(r"[A-Z][A-Z0-9_]*", param.key), param.key
+        assert len(param.help) > 10, f"{cls.name}: {param.key} needs a help text"
+
+
+def docstring_example(cls: type[Plugin]) -> str:
+    doc = inspect.getdoc(cls) or ""
+    _, marker, rest = doc.partition("Example::")
+    assert marker, f"{cls.name}: the docstring needs an `Example::` ltsp.conf block"
+    return textwrap.dedent(rest).strip() + "\n"
+
+
+@pytest.mark.parametrize("cls", PLUGINS, ids=lambda c: c.name)
+def test_docstring_example_parses(cls: type[Plugin], tmp_path: Path) -> None:
+    from ltsp_client import config
+
+    evaluate = getattr(config, "evaluate", None)
+    if evaluate is None:
+        pytest.skip("the config loader has not landed yet")
+    (tmp_path / "ltsp.conf").write_text(docstring_example(cls), encoding="utf-8")
+    result = evaluate(
+        applet="init",
+        identity=config.Identity(mac="52:54:00:12:34:56", ip="192.168.67.20"),
+        is_client=True,
+        config_dir=tmp_path,
+        environ={},
+    )
+    assert isinstance(result, Config)
+    declared = {p.key for p in cls.params}
+    assert set(result.assigned) & declared, "the example sets the plugin's own parameters"
+
+
+def test_subclassing_registers_and_orders() -> None:
+    with collecting() as found:
+
+        class Late(Plugin, name="zz-late", order=90):
+            def apply(self, ctx: PluginContext) -> None:
+                pass
+
+        class Early(Plugin, name="aa-early", order=5):
+            def apply(self, ctx: PluginContext) -> None:
+                pass
+
+        class SameOrder(Plugin, name="ab-same", order=5):
+            def apply(self, ctx: PluginContext) -> None:
+                pass
+
+    assert found == [Late, Early, SameOrder]
+    assert "zz-late" not in BUILTINS, "collected plugins stay out of the built-ins"
+    registry = Registry()
+    for cls in found:
+        registry.add(cls)
+    assert registry.names() == ["aa-early", "ab-same", "zz-late"]
+    assert registry.get("ab-same") is SameOrder
+    assert registry.get("missing") is None
+
+
+@pytest.mark.parametrize(
+    ("name", "order"), [("Bad_Name", 10), ("9lives", 10), ("ok", 100), ("ok", -1)]
+)
+def test_bad_names_and_orders_are_refused(name: str, order: int) -> None:
+    with collecting(), pytest.raises(ValueError):
+
+        class Bad(Plugin, name=name, order=order):
+            pass
+
+
+def test_order_bands() -> None:
+    assert [order_band(n) for n in (0, 9, 10, 49, 50, 59, 60, 89, 90, 99)] == [
+        "early",
+        "early",
+        "system",
+        "system",
+        "admin",
+        "admin",
+        "users and sessions",
+        "users and sessions",
+        "final",
+        "final",
+    ]
