@@ -1,0 +1,204 @@
+#!/usr/bin/env python3
+"""The QEMU lab from the command line.
+
+python3 qemu-tests/lab.py demo [--stack lab|ours|upstream] [--boot nbd|nfs|pxe]
+python3 qemu-tests/lab.py up [--stack ...]     # servers up until Ctrl-C, prints how to boot/attach
+python3 qemu-tests/lab.py down                 # remove leftovers of killed runs
+python3 qemu-tests/lab.py build                # build (or find cached) the lab image
+python3 qemu-tests/lab.py report SERIAL.LOG    # parse a saved serial log
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from lab import LabError
+from lab.image import Published, nbd_append, nfs_append, publish
+from lab.netns import LabNetwork, cleanup_stale, install_sigterm_handler
+from lab.report import parse_report
+from lab.runlog import new_run_dir, read_log
+from lab.services import Servers, start_servers
+from lab.vm import BootPlan, BootResult, boot_client
+
+log = logging.getLogger("lab")
+PREFIX = "ltl"
+DEMO_MAC = "52:54:00:67:00:01"
+
+
+def plan_lab(image: Published, servers: Servers, boot: str, mac: str) -> BootPlan:
+    """The lab image with its own (stock initramfs-tools) initrd: no code of ours in the boot."""
+    append = nfs_append(image.chroot) if boot == "nfs" else nbd_append("lab")
+    if boot == "pxe":
+        servers.add_pxe_client(mac, kernel=image.kernel, initrds=[image.initrd], append=append)
+        return BootPlan(pxe=True)
+    return BootPlan(kernel=image.kernel, initrds=(image.initrd,), append=append)
+
+
+def plan_ours(image: Published, servers: Servers, boot: str, mac: str) -> BootPlan:
+    raise LabError(
+        "--stack ours is not wired yet",
+        hint="needs build-tools/freeze and `ltsp initrd`; then boot with initrds "
+        "(ltsp.img, image initrd) — see docs/lab.md",
+    )
+
+
+def plan_upstream(net: LabNetwork, run_dir: Path, boot: str, mac: str) -> BootPlan:
+    from lab import upstream
+
+    demo_plan: Callable[..., BootPlan] | None = getattr(upstream, "demo_plan", None)
+    if demo_plan is None:
+        raise LabError("lab/upstream.py has no demo_plan(net, run_dir, boot=, mac=) yet")
+    return demo_plan(net, run_dir, boot=boot, mac=mac)
+
+
+def _prepare(
+    net: LabNetwork, run_dir: Path, stack: str, boot: str, mac: str, *, sshd: bool = False
+) -> BootPlan:
+    if stack == "upstream":
+        return plan_upstream(net, run_dir, boot, mac)
+    t0 = time.monotonic()
+    image = publish()
+    print(f"lab image: {image.chroot} ({time.monotonic() - t0:.1f}s)")
+    t0 = time.monotonic()
+    servers = start_servers(
+        net,
+        run_dir,
+        nbd_exports={"lab": image.squashfs},
+        nfs_exports=[image.chroot],
+        sshd=sshd,
+    )
+    print(f"servers up in {time.monotonic() - t0:.1f}s (configs and logs in {run_dir})")
+    if stack == "ours":
+        return plan_ours(image, servers, boot, mac)
+    return plan_lab(image, servers, boot, mac)
+
+
+def _boot(net: LabNetwork, run_dir: Path, plan: BootPlan, args: argparse.Namespace) -> BootResult:
+    echo = (lambda t, text: print(f"[{t:7.2f}] {text}", flush=True)) if args.console else None
+    return boot_client(
+        net,
+        run_dir=run_dir,
+        name="client0",
+        mac=args.mac,
+        ram_mb=args.ram,
+        timeout=args.timeout,
+        on_line=echo,
+        **plan.kwargs(),
+    )
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    run_dir = new_run_dir(f"demo-{args.stack}-{args.boot}")
+    t0 = time.monotonic()
+    with LabNetwork(prefix=PREFIX, clients=1, router=args.stack == "upstream") as net:
+        plan = _prepare(net, run_dir, args.stack, args.boot, args.mac)
+        print(f"booting client0 ({args.mac}, {args.ram} MB, {args.boot}, stack {args.stack}) ...")
+        result = _boot(net, run_dir, plan, args)
+    print(f"\nboot timeline (host clock, seconds since QEMU start), {result.stopped_by}:")
+    print(result.timeline())
+    if result.report is not None:
+        print(f"\nguest report: {result.report.summary()}")
+        print(f"  systemd-analyze: {result.report.analyze.splitlines()[0]}")
+    print(
+        f"\nserial log: {result.log_path}\nrun dir: {run_dir}\ntotal {time.monotonic() - t0:.1f}s"
+    )
+    if not result.ok:
+        print(result.why(), file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    run_dir = new_run_dir(f"up-{args.stack}")
+    with LabNetwork(prefix=PREFIX, clients=1, router=args.stack == "upstream") as net:
+        plan = _prepare(net, run_dir, args.stack, args.boot, args.mac, sshd=True)
+        print(f"\nlab {net.name} is up; run dir {run_dir}")
+        print(f"  shell in the namespace:  ip netns exec {net.name} bash")
+        print(f"  boot plan for {args.mac}: {plan}")
+        if args.boot_client:
+            result = _boot(net, run_dir, plan, args)
+            print(result.timeline())
+            print(f"serial log: {result.log_path}")
+        print("Ctrl-C tears everything down.")
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            print("\ntearing down ...")
+    return 0
+
+
+def cmd_down(args: argparse.Namespace) -> int:
+    removed = cleanup_stale(PREFIX)
+    print("removed: " + (", ".join(removed) if removed else "nothing"))
+    return 0
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    t0 = time.monotonic()
+    image = publish()
+    print(f"{image}\n{time.monotonic() - t0:.1f}s")
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    report = parse_report(read_log(Path(args.log)))
+    if report is None:
+        print("no complete report in that log", file=sys.stderr)
+        return 1
+    print(report.summary())
+    for name, lines in report.sections.items():
+        print(f"== {name}")
+        print("\n".join(lines))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="lab.py", description=__doc__.splitlines()[0])
+    ap.add_argument("-v", "--verbose", action="store_true")
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    for name in ("demo", "up"):
+        p = sub.add_parser(name)
+        p.add_argument("--stack", choices=("lab", "ours", "upstream"), default="lab")
+        p.add_argument("--boot", choices=("nbd", "nfs", "pxe"), default="nbd")
+        p.add_argument("--mac", default=DEMO_MAC)
+        p.add_argument("--ram", type=int, default=512)
+        p.add_argument("--timeout", type=float, default=300)
+        p.add_argument("--console", action="store_true", help="echo the serial console")
+        if name == "up":
+            p.add_argument("--boot-client", action="store_true", help="also boot one client")
+    sub.add_parser("down")
+    sub.add_parser("build")
+    p = sub.add_parser("report")
+    p.add_argument("log")
+    args = ap.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING, format="lab: %(message)s"
+    )
+    install_sigterm_handler()
+    handler = {
+        "demo": cmd_demo,
+        "up": cmd_up,
+        "down": cmd_down,
+        "build": cmd_build,
+        "report": cmd_report,
+    }[args.cmd]
+    try:
+        return handler(args)
+    except LabError as exc:
+        print(f"lab: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("lab: interrupted; torn down", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,333 @@
+"""Client images for the lab: a debootstrapped Debian chroot, cached by a hash of its recipe.
+
+`build_rootfs()` runs debootstrap (minbase, bookworm, from this machine's apt
+mirror) with a kernel, initramfs-tools and nbd-client, trims it and adds the
+lab's own bits: the boot report unit, a root autologin on ttyS1 for debugging,
+and an initramfs-tools `init-bottom` script that puts a tmpfs overlay over a
+read-only root when ``lab.overlay`` is on the kernel command line (so the stock
+initrd can root from a squashfs over NBD or from an NFS export and still give
+systemd a writable root). The result is kept under /var/cache/ltsp-lab
+(env LTSP_LAB_CACHE) in a directory named by the recipe hash; a lock file
+serialises concurrent builders of the same recipe, and a build happens in a
+temporary directory that is renamed only when complete.
+
+Until the project's publisher exists, "publishing" is `squash()` (mksquashfs,
+zstd level 3) plus the chroot's own vmlinuz and initrd.img (`kernel_and_initrd()`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import logging
+import os
+import re
+import shutil
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from lab import SERVER_IP, LabError
+from lab.report import REPORT_SCRIPT, REPORT_UNIT
+from ltsp_client.errors import CommandError
+from ltsp_client.run import run
+
+log = logging.getLogger(__name__)
+
+DEFAULT_CACHE = Path("/var/cache/ltsp-lab")
+SUITE = "bookworm"
+BASE_PACKAGES = (
+    "systemd-sysv",
+    "udev",
+    "kmod",
+    "iproute2",
+    "linux-image-amd64",
+    "initramfs-tools",
+    "nbd-client",
+    "zstd",
+)
+RECIPE_VERSION = 1  # bump when the build steps below change
+DEFAULT_COMP = "zstd -Xcompression-level 3"
+
+OVERLAY_SCRIPT = r"""#!/bin/sh
+# ltsp QEMU lab: with lab.overlay on the command line, keep the (read-only) root as the
+# lower layer of an overlay whose upper layer is a tmpfs, as a netbooted client does.
+case "$1" in prereqs) exit 0 ;; esac
+grep -qw lab.overlay /proc/cmdline || exit 0
+modprobe overlay 2>/dev/null
+mkdir -p /run/lab-root/lower /run/lab-root/rw
+mount -n -o move "${rootmnt:?}" /run/lab-root/lower
+mount -t tmpfs -o mode=0755 lab-rw /run/lab-root/rw
+mkdir -p /run/lab-root/rw/upper /run/lab-root/rw/work
+d=/run/lab-root
+mount -t overlay -o "lowerdir=$d/lower,upperdir=$d/rw/upper,workdir=$d/rw/work" lab-root "$rootmnt"
+lower=$(awk '$2 == "/run/lab-root/lower" {print $3 ":" $1}' /proc/mounts)
+echo "lab-overlay: tmpfs overlay over $lower" > /dev/kmsg
+"""
+
+TTYS1_AUTOLOGIN = """[Service]
+ExecStart=
+ExecStart=-/sbin/agetty --autologin root --keep-baud 115200,57600,38400,9600 - $TERM
+"""
+
+
+def cache_root() -> Path:
+    return Path(os.environ.get("LTSP_LAB_CACHE") or DEFAULT_CACHE)
+
+
+def apt_mirror(sources_dir: Path = Path("/etc/apt")) -> str:
+    """The Debian mirror this machine's apt already uses (deb822 or one-line sources)."""
+    texts = []
+    for path in [*sorted(sources_dir.glob("sources.list.d/*")), sources_dir / "sources.list"]:
+        with contextlib.suppress(OSError):
+            texts.append(path.read_text())
+    for text in texts:
+        for uri in re.findall(r"^\s*URIs:\s*(\S+)", text, re.M) + re.findall(
+            r"^\s*deb\s+(?:\[[^]]*\]\s+)?(\S+)\s+" + SUITE + r"\s", text, re.M
+        ):
+            if re.search(r"/debian/?$", uri):
+                return uri.rstrip("/")
+    return "http://deb.debian.org/debian"
+
+
+def recipe(variant: str, extra_packages: Sequence[str], mirror: str) -> dict[str, object]:
+    return {
+        "version": RECIPE_VERSION,
+        "suite": SUITE,
+        "variant": variant,
+        "mirror": mirror,
+        "packages": sorted({*BASE_PACKAGES, *extra_packages}),
+        "report": REPORT_SCRIPT,
+        "unit": REPORT_UNIT,
+        "overlay": OVERLAY_SCRIPT,
+        "ttyS1": TTYS1_AUTOLOGIN,
+    }
+
+
+def recipe_hash(data: dict[str, object]) -> str:
+    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:12]
+
+
+@contextlib.contextmanager
+def file_lock(path: Path) -> Iterator[None]:
+    """An exclusive flock: a second builder of the same thing waits for the first."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def _chroot(root: Path, *argv: str, timeout: float = 600) -> None:
+    run(["chroot", str(root), *argv], timeout=timeout)
+
+
+@contextlib.contextmanager
+def _proc_mounted(root: Path) -> Iterator[None]:
+    target = root / "proc"
+    run(["mount", "-t", "proc", "lab-proc", str(target)], timeout=20)
+    try:
+        yield
+    finally:
+        run(["umount", "-l", str(target)], timeout=20, check=False)
+
+
+def _trim(root: Path) -> None:
+    for pattern in (
+        "var/lib/apt/lists/*",
+        "var/cache/apt/*.bin",
+        "var/cache/apt/archives/*.deb",
+        "usr/share/doc/*",
+        "usr/share/man/*",
+        "usr/share/info/*",
+    ):
+        for path in root.glob(pattern):
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path)
+            else:
+                path.unlink()
+    locale = root / "usr/share/locale"
+    if locale.is_dir():
+        for path in locale.iterdir():
+            if path.name != "locale.alias":
+                shutil.rmtree(path) if path.is_dir() else path.unlink()
+
+
+def _enable(root: Path, unit: str, target: str, source: str) -> None:
+    wants = root / "etc/systemd/system" / f"{target}.wants"
+    wants.mkdir(parents=True, exist_ok=True)
+    link = wants / unit
+    link.unlink(missing_ok=True)
+    link.symlink_to(source)
+
+
+def _customise(root: Path) -> None:
+    (root / "etc/hostname").write_text("labclient\n")
+    (root / "etc/hosts").write_text("127.0.0.1\tlocalhost\n127.0.1.1\tlabclient\n")
+    (root / "etc/machine-id").write_text("")
+    with contextlib.suppress(FileNotFoundError):
+        (root / "var/lib/dbus/machine-id").unlink()
+    _chroot(root, "passwd", "-d", "root")
+    script = root / "usr/local/sbin/lab-report"
+    script.parent.mkdir(parents=True, exist_ok=True)
+    script.write_text(REPORT_SCRIPT)
+    script.chmod(0o755)
+    (root / "etc/systemd/system/lab-report.service").write_text(REPORT_UNIT)
+    _enable(
+        root, "lab-report.service", "multi-user.target", "/etc/systemd/system/lab-report.service"
+    )
+    dropin = root / "etc/systemd/system/serial-getty@ttyS1.service.d"
+    dropin.mkdir(parents=True, exist_ok=True)
+    (dropin / "autologin.conf").write_text(TTYS1_AUTOLOGIN)
+    _enable(
+        root,
+        "serial-getty@ttyS1.service",
+        "getty.target",
+        "/lib/systemd/system/serial-getty@.service",
+    )
+    overlay = root / "etc/initramfs-tools/scripts/init-bottom/lab-overlay"
+    overlay.parent.mkdir(parents=True, exist_ok=True)
+    overlay.write_text(OVERLAY_SCRIPT)
+    overlay.chmod(0o755)
+    modules = root / "etc/initramfs-tools/modules"
+    with modules.open("a") as f:
+        f.write(
+            "# ltsp QEMU lab: root from a squashfs over NBD, tmpfs overlay\nsquashfs\noverlay\n"
+        )
+    with _proc_mounted(root):
+        _chroot(root, "update-initramfs", "-u", "-k", "all", timeout=600)
+
+
+def build_rootfs(
+    variant: str = "base",
+    extra_packages: Sequence[str] = (),
+    *,
+    cache_dir: Path | None = None,
+    mirror: str | None = None,
+) -> Path:
+    """Return a finished client chroot for this recipe, building it (about 1-2 min) if needed."""
+    cache = cache_dir if cache_dir is not None else cache_root()
+    mirror = mirror or apt_mirror()
+    data = recipe(variant, extra_packages, mirror)
+    name = f"rootfs-{variant}-{recipe_hash(data)}"
+    final = cache / name
+    with file_lock(cache / f".{name}.lock"):
+        if (final / ".lab-recipe.json").exists():
+            return final
+        tmp = cache / f"{name}.tmp-{os.getpid()}"
+        logs = cache / "logs"
+        logs.mkdir(parents=True, exist_ok=True)
+        t0 = time.monotonic()
+        try:
+            packages = ",".join(sorted({*BASE_PACKAGES, *extra_packages}))
+            log.info("debootstrap %s (%s) into %s", SUITE, packages, tmp)
+            result = run(
+                [
+                    "debootstrap",
+                    "--variant=minbase",
+                    f"--include={packages}",
+                    SUITE,
+                    str(tmp),
+                    mirror,
+                ],
+                timeout=1200,
+                check=False,
+            )
+            (logs / f"{name}.debootstrap.log").write_text(result.stdout + result.stderr)
+            if not result.ok:
+                raise LabError(
+                    f"debootstrap failed (exit {result.returncode})",
+                    hint=f"see {logs}/{name}.debootstrap.log and {tmp}/debootstrap/",
+                )
+            _chroot(tmp, "apt-get", "clean")
+            _customise(tmp)
+            _trim(tmp)
+            (tmp / ".lab-recipe.json").write_text(json.dumps(data, indent=1, sort_keys=True))
+            if final.exists():
+                shutil.rmtree(final)
+            tmp.rename(final)
+        except (CommandError, OSError) as exc:
+            raise LabError(
+                f"building the lab image failed: {exc}", hint=f"partial tree: {tmp}"
+            ) from exc
+        log.info("built %s in %.1fs", final, time.monotonic() - t0)
+        return final
+
+
+def squash(chroot: Path, out: Path | None = None, comp: str = DEFAULT_COMP) -> Path:
+    """mksquashfs the chroot (cached: rebuilt only when missing or older than the chroot)."""
+    target = out if out is not None else chroot.parent / f"{chroot.name}.squashfs"
+    stamp = chroot / ".lab-recipe.json"
+    with file_lock(target.parent / f".{target.name}.lock"):
+        if target.exists() and (
+            not stamp.exists() or target.stat().st_mtime >= stamp.stat().st_mtime
+        ):
+            return target
+        tmp = target.with_name(f"{target.name}.tmp-{os.getpid()}")
+        run(
+            [
+                "mksquashfs",
+                str(chroot),
+                str(tmp),
+                "-noappend",
+                "-no-progress",
+                "-quiet",
+                "-e",
+                ".lab-recipe.json",
+                "-comp",
+                *comp.split(),
+            ],
+            timeout=900,
+        )
+        tmp.rename(target)
+    return target
+
+
+def kernel_and_initrd(chroot: Path) -> tuple[Path, Path]:
+    """The chroot's own kernel and initramfs (through the /vmlinuz and /initrd.img links)."""
+    found = []
+    for link in ("vmlinuz", "initrd.img"):
+        path = chroot / link
+        if path.is_symlink():
+            target = Path(os.readlink(path))
+            path = chroot / target.relative_to("/") if target.is_absolute() else chroot / target
+        if not path.is_file():
+            kind = "boot/vmlinuz-*" if link == "vmlinuz" else "boot/initrd.img-*"
+            candidates = sorted(chroot.glob(kind))
+            if not candidates:
+                raise LabError(f"no {link} in {chroot}", hint="the image needs linux-image-amd64")
+            path = candidates[-1]
+        found.append(path)
+    return found[0], found[1]
+
+
+@dataclass(frozen=True)
+class Published:
+    """A lab image ready to serve: chroot (NFS export), squashfs (NBD export), kernel, initrd."""
+
+    chroot: Path
+    squashfs: Path
+    kernel: Path
+    initrd: Path
+
+
+def publish(variant: str = "base", extra_packages: Sequence[str] = ()) -> Published:
+    """build_rootfs + squash + kernel_and_initrd: everything the servers hand out (cached)."""
+    chroot = build_rootfs(variant, extra_packages)
+    kernel, initrd = kernel_and_initrd(chroot)
+    return Published(chroot=chroot, squashfs=squash(chroot), kernel=kernel, initrd=initrd)
+
+
+def nbd_append(export: str = "lab", server: str = SERVER_IP) -> str:
+    """Kernel parameters for the image's own initramfs-tools initrd: squashfs root over NBD."""
+    return f"root=/dev/nbd0 nbdroot={server},{export},nbd0 rootfstype=squashfs ip=dhcp lab.overlay"
+
+
+def nfs_append(path: Path, server: str = SERVER_IP) -> str:
+    """Kernel parameters for the image's own initrd: the chroot directory over NFSv3 (ro)."""
+    return f"root=/dev/nfs nfsroot={server}:{path},vers=3,tcp ip=dhcp lab.overlay"
