@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,12 +56,39 @@ def mount(source: str, target: Path, fstype: str, flags: int, options: str) -> N
         raise OSError(err, os.strerror(err), str(target))
 
 
+def mount_points(mountinfo: Path = Path("/proc/self/mountinfo")) -> set[str] | None:
+    """Our mount points from mountinfo (None when /proc is not mounted yet)."""
+    try:
+        text = mountinfo.read_text(encoding="utf-8", errors="surrogateescape")
+    except OSError:
+        return None
+    points = set()
+    for line in text.splitlines():
+        fields = line.split()
+        if len(fields) > 4:
+            points.add(_unescape(fields[4]))
+    return points
+
+
+def _unescape(field: str) -> str:
+    """mountinfo writes space, tab, newline and backslash as octal escapes (\\040...)."""
+    return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m[1], 8)), field)
+
+
+def is_mounted(target: Path) -> bool:
+    """Mountinfo when /proc is there (it also sees bind mounts), else a stat comparison."""
+    points = mount_points()
+    if points is None:
+        return os.path.ismount(target)
+    return os.path.realpath(target) in points
+
+
 def ensure(root: Path, *, mounter: Mounter = mount) -> list[str]:
     """Mount each kernel filesystem that is not mounted under `root`; returns what was mounted."""
     mounted: list[str] = []
     for fs in KERNEL_FILESYSTEMS:
         target = under(root, fs.target)
-        if os.path.ismount(target):
+        if is_mounted(target):
             continue
         try:
             target.mkdir(mode=0o755, parents=True, exist_ok=True)

@@ -18,7 +18,7 @@ with --hooks (they act on the running system), and execs DIR/sbin/init.
 from __future__ import annotations
 
 import contextlib
-import importlib
+import io
 import logging
 import os
 import signal
@@ -27,12 +27,15 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 from ltsp_client.applet import Context
 from ltsp_client.config.model import TRUE_WORDS, Config, Identity
 from ltsp_client.errors import LtspError
-from ltsp_client.init import kernelfs
+from ltsp_client.init import cmdline, kernelfs
+from ltsp_client.init.emergency import Console
+from ltsp_client.init.facts import network_facts
+from ltsp_client.init.install import INIT, LTSP_BINARY, SAVED_INIT, resolve_in_root
 from ltsp_client.log import events, step
 from ltsp_client.paths import CLIENT_MARKER, ETC_LTSP, EVENTS_FILE, LOG_FILE, under
 from ltsp_client.plugins.base import Facts, PluginContext, StaticFacts
@@ -40,11 +43,9 @@ from ltsp_client.run import Runner, exec_clean, run
 
 log = logging.getLogger(__name__)
 
-INIT = "/sbin/init"
-SAVED_INIT = "/sbin/init.ltsp"
 FALLBACK_INITS = ("/lib/systemd/systemd", "/usr/lib/systemd/systemd", "/sbin/init")
 # Symlink targets that mean "/sbin/init is still us" (ours, and upstream's wrapper).
-WRAPPER_MARKS = ("/lib/ltsp/ltsp", "ltsp/client/init/init")
+WRAPPER_MARKS = (LTSP_BINARY, "/lib/ltsp/ltsp", "ltsp/client/init/init")
 USAGE = """\
 Usage: ltsp init [--root DIR [--hooks]] [-- INIT-ARGS...]
 
@@ -93,15 +94,6 @@ def parse_args(args: Sequence[str]) -> Options | None:
     return Options(root=root, test_root=True, hooks=hooks, init_args=tuple(rest))
 
 
-def _default_facts(environ: Mapping[str, str]) -> Facts:
-    """The boot helper's netlink facts, or the upstream environment overrides."""
-    try:
-        module = importlib.import_module("ltsp_client.init.facts")
-    except ImportError:
-        return facts_from_environ(environ)
-    return cast(Facts, module.network_facts(environ))
-
-
 def facts_from_environ(environ: Mapping[str, str]) -> Facts:
     address, _, prefix = environ.get("IP_ADDRESS", "").partition("/")
     return StaticFacts(
@@ -115,12 +107,9 @@ def facts_from_environ(environ: Mapping[str, str]) -> Facts:
 
 
 def _default_evaluate(**kwargs: Any) -> Config:
-    module = importlib.import_module("ltsp_client.config")
-    evaluate = getattr(module, "evaluate", None)
-    if evaluate is None:
-        log.warning("ltsp.conf evaluation is not available in this build; using defaults")
-        return Config()
-    return cast(Config, evaluate(**kwargs))
+    from ltsp_client.config import evaluate
+
+    return evaluate(**kwargs)
 
 
 @dataclass
@@ -130,7 +119,7 @@ class Deps:
     runner: Runner = run
     mount: kernelfs.Mounter = kernelfs.mount
     exec: Callable[[Sequence[str]], None] = exec_clean
-    facts: Callable[[Mapping[str, str]], Facts] = _default_facts
+    facts: Callable[[Mapping[str, str]], Facts] = network_facts
     evaluate: Callable[..., Config] = _default_evaluate
     environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
     kmsg: Path = Path("/dev/kmsg")
@@ -174,8 +163,13 @@ def configure(options: Options, deps: Deps) -> None:
     under(root, CLIENT_MARKER).mkdir(parents=True, exist_ok=True)
     logsetup.setup("init", log_file=under(root, LOG_FILE), events_file=under(root, EVENTS_FILE))
     log.info("ltsp init on %s (pid %d); mounted: %s", root, os.getpid(), mounted or "nothing")
-    with step("facts"):
-        facts = deps.facts(deps.environ)
+    try:
+        with step("facts"):
+            facts = deps.facts(deps.environ)
+    except LtspError as exc:
+        # Upstream dies here; we still configure what needs no network (and still boot).
+        log.warning("network facts: %s", exc)
+        facts = facts_from_environ(deps.environ)
     with step("config"):
         config = deps.evaluate(
             applet="init",
@@ -217,26 +211,19 @@ def configure(options: Options, deps: Deps) -> None:
                 raise result.error
 
     hook("PRE")
-    summary = stage.run_plugins(
-        loaded.registry, ctx, omit=omit, strict=strict, between=reap_orphans
-    )
+    with step("plugins"):
+        summary = stage.run_plugins(
+            loaded.registry, ctx, omit=omit, strict=strict, between=reap_orphans
+        )
     log.info("plugins: %s", summary.describe())
     hook("POST")
 
 
 def is_strict(root: Path, config: Config, environ: Mapping[str, str]) -> bool:
-    """`ltsp.strict` (or ltsp.strict=1) on the kernel command line, or LTSP_STRICT=1."""
-    if config.get_bool("LTSP_STRICT") or environ.get("LTSP_STRICT", "") in TRUE_WORDS:
+    """`ltsp.strict` on the kernel command line, or LTSP_STRICT=1 (ltsp.conf or environment)."""
+    if config.get_bool("LTSP_STRICT") or environ.get("LTSP_STRICT", "").lower() in TRUE_WORDS:
         return True
-    try:
-        words = under(root, "/proc/cmdline").read_text(encoding="utf-8").split()
-    except OSError:
-        return False
-    for word in words:
-        key, eq, value = word.partition("=")
-        if key.lower() in ("ltsp.strict", "ltsp_strict"):
-            return not eq or value.lower() in TRUE_WORDS
-    return False
+    return cmdline.read(under(root, "/proc/cmdline")).strict
 
 
 def report_fatal(exc: BaseException, root: Path, kmsg: Path) -> None:
@@ -251,16 +238,9 @@ def report_fatal(exc: BaseException, root: Path, kmsg: Path) -> None:
     if hint:
         lines.append(f"  hint: {hint}")
     lines.append(f"  log: {LOG_FILE}; continuing with the real init")
-    log.error("%s", "\n".join(lines))
+    log.error("%s", "\n".join(lines))  # console (stderr) and the log file
     events.write(step="init", event="fatal", error=message)
-    with contextlib.suppress(OSError):
-        print("\n".join(lines), file=sys.stderr, flush=True)
-    try:
-        with kmsg.open("a", encoding="utf-8") as out:
-            for line in lines:
-                out.write(f"<3>ltsp: {line}\n")
-    except OSError:
-        pass
+    Console(out=io.StringIO(), kmsg=kmsg).say(*lines, level=3)  # kmsg only
 
 
 def is_wrapper(path: Path) -> bool:
@@ -272,12 +252,13 @@ def is_wrapper(path: Path) -> bool:
 
 
 def restore_init(root: Path) -> Path | None:
-    """Put the real init back and return what to exec (as a path under `root`).
+    """Put the real init back; return it (as a path under `root`), or None if there is none.
 
     This is the one step that is never skipped: OMIT lists and failed plugins
-    do not reach it. If the rename fails, exec the saved init directly.
+    do not reach it. If the rename fails, the saved init is returned to be
+    exec'd directly.
     """
-    init, saved = under(root, INIT), under(root, SAVED_INIT)
+    init, saved = resolve_in_root(root, INIT), resolve_in_root(root, SAVED_INIT)
     if os.path.lexists(saved):
         try:
             os.replace(saved, init)
@@ -288,40 +269,59 @@ def restore_init(root: Path) -> Path | None:
         return init
     if os.path.lexists(init) and not is_wrapper(init):
         return init
-    for candidate in FALLBACK_INITS:
-        path = under(root, candidate)
-        if os.path.lexists(path) and not is_wrapper(path) and os.access(path, os.X_OK):
-            log.warning("%s is missing; falling back to %s", SAVED_INIT, candidate)
-            return path
+    log.warning("%s is missing and %s is still ours", SAVED_INIT, INIT)
     return None
 
 
+def exec_path(root: Path, path: Path) -> Path:
+    """`path` with symlinks resolved inside `root` (a no-op when root is /)."""
+    for _ in range(40):
+        if not path.is_symlink():
+            return path
+        target = os.readlink(path)
+        inside = target if target.startswith("/") else str(path.parent.relative_to(root) / target)
+        path = resolve_in_root(root, "/" + inside.lstrip("/"))
+    return path
+
+
+def init_candidates(root: Path, restored: Path | None) -> list[Path]:
+    """What to exec, best first: the restored init, then systemd where it usually is."""
+    found = [restored] if restored is not None else []
+    for candidate in FALLBACK_INITS:
+        path = resolve_in_root(root, candidate)
+        if (
+            path not in found
+            and os.path.lexists(path)
+            and not is_wrapper(path)
+            and os.access(path, os.X_OK)
+        ):
+            found.append(path)
+    return found
+
+
 def hand_over(options: Options, deps: Deps) -> int:
-    """Restore and exec the real init. Returns only if there is nothing left to exec."""
-    target: Path | None = None
+    """Restore and exec the real init. Returns only if nothing could be exec'd."""
+    restored: Path | None = None
     try:
         with step("restore-init"):
-            target = restore_init(options.root)
+            restored = restore_init(options.root)
     except BaseException as exc:
         report_fatal(exc, options.root, deps.kmsg)
-    tried: list[Path] = []
-    while target is not None and target not in tried:
-        tried.append(target)
+    tried: list[str] = []
+    for target in init_candidates(options.root, restored):
+        tried.append(str(target))
         try:
             events.write(step="exec-init", event="exec", path=str(target))
             deps.prepare_exec()
-            deps.exec([str(target), *options.init_args])
+            path = target if options.root == Path("/") else exec_path(options.root, target)
+            deps.exec([str(path), *options.init_args])
             return 0  # only a test's exec returns
         except BaseException as exc:
             report_fatal(exc, options.root, deps.kmsg)
-            try:
-                target = restore_init(options.root)
-            except BaseException:
-                target = None
     report_fatal(
         LtspError(
-            f"no init to exec in {options.root} (tried {', '.join(map(str, tried)) or 'none'})",
-            hint=f"the image needs {INIT} or systemd; see {LOG_FILE}",
+            f"no init to exec in {options.root} (tried: {', '.join(tried) or 'nothing found'})",
+            hint=f"the image needs {INIT} or systemd",
         ),
         options.root,
         deps.kmsg,

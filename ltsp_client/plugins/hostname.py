@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import re
 
+from ltsp_client.config import expand_percent
 from ltsp_client.config.model import Config
 from ltsp_client.config.params import Param
 from ltsp_client.errors import LtspError
@@ -12,7 +13,7 @@ from ltsp_client.plugins.base import Facts, Plugin, PluginContext
 
 DEFAULT_TEMPLATE = "ltsp%{IP}"
 VALID_HOSTNAME = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
-PERCENT_VAR = re.compile(r"%\{([A-Za-z_][A-Za-z0-9_]*)\}")
+USES_IP = re.compile(r"%\{?IP\b")
 
 
 def host_part(ip_address: str, prefixlen: int) -> str:
@@ -25,21 +26,21 @@ def compute(template: str, facts: Facts, values: Config) -> str:
     """HOSTNAME after upstream's rules: cut at the first space, then %{VAR} expansion.
 
     %{IP} is the host part of the boot address, %{MAC} the MAC without colons;
-    any other %{VAR} comes from the evaluated config.
+    other variables come from the evaluated config (`%{HOSTNAME#pc}` style works).
     """
     words = template.split()
     template = words[0] if words else DEFAULT_TEMPLATE
-    extra: dict[str, str] = {}
-    if "%{IP}" in template:
-        if not facts.ip_address:
-            raise LtspError(
-                f"HOSTNAME={template} needs the IP address, and the boot NIC has none",
-                hint="set HOSTNAME in a [MAC] section of ltsp.conf, or use %{MAC}",
-            )
-        extra["IP"] = host_part(facts.ip_address, facts.prefixlen)
-    if "%{MAC}" in template:
-        extra["MAC"] = facts.mac_address.replace(":", "").lower()
-    return PERCENT_VAR.sub(lambda m: extra.get(m[1], values.get_str(m[1])), template)
+    if USES_IP.search(template) and not facts.ip_address:
+        raise LtspError(
+            f"HOSTNAME={template} needs the IP address, and the boot NIC has none",
+            hint="set HOSTNAME in a [MAC] section of ltsp.conf, or use %{MAC}",
+        )
+    known = dict(values.assigned)
+    if facts.ip_address:
+        known["IP"] = host_part(facts.ip_address, facts.prefixlen)
+    if facts.mac_address:
+        known["MAC"] = facts.mac_address.replace(":", "").lower()
+    return expand_percent(template, known)
 
 
 class Hostname(Plugin, name="hostname", order=10):

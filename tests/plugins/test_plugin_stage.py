@@ -74,9 +74,7 @@ def context(tmp_path: Path) -> PluginContext:
 
 def test_failures_are_isolated_and_recorded(tmp_path: Path, events_file: Path) -> None:
     between: list[int] = []
-    summary = run_plugins(
-        registry(), context(tmp_path), between=lambda: between.append(len(ran))
-    )
+    summary = run_plugins(registry(), context(tmp_path), between=lambda: between.append(len(ran)))
     assert ran == ["exporter", "broken", "buggy", "reader:42"]
     assert [(o.name, o.status) for o in summary.outcomes] == [
         ("exporter", "ok"),

@@ -1,0 +1,341 @@
+"""`ltsp init` on a tmp root (not pid 1): the decisions, and the restore of the real init."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import stat
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import pytest
+
+from ltsp_client import log as ltsp_log
+from ltsp_client.config.model import Config
+from ltsp_client.errors import ConfigError
+from ltsp_client.init.pid1 import Deps, Options, boot, parse_args
+from ltsp_client.plugins.base import StaticFacts
+from ltsp_client.run import run
+
+FACTS = StaticFacts(
+    device="ens3", ip_address="192.168.67.20", prefixlen=24, mac_address="52:54:00:12:34:56"
+)
+INIT_SCRIPT = "#!/bin/sh\necho real init\n"
+FAILING_DROPIN = '''
+from ltsp_client.plugins.base import Plugin, PluginContext
+
+
+class Fails(Plugin, name="fails", order=5):
+    """Always fails."""
+
+    def apply(self, ctx: PluginContext) -> None:
+        raise RuntimeError("admin plugin bug")
+'''
+
+
+@pytest.fixture(autouse=True)
+def isolate(tmp_path: Path) -> Iterator[None]:
+    """Keep events, log handlers and SIGINT as they were."""
+    saved = ltsp_log.events.path, ltsp_log.events.stage
+    handlers = list(logging.getLogger().handlers)
+    sigint = signal.getsignal(signal.SIGINT)
+    ltsp_log.events.path = tmp_path / "stray-events.jsonl"
+    yield
+    ltsp_log.events.path, ltsp_log.events.stage = saved
+    logging.getLogger().handlers[:] = handlers
+    signal.signal(signal.SIGINT, sigint)
+
+
+def make_root(tmp_path: Path, conf: str = "", cmdline: str = "quiet") -> Path:
+    """What initrd-bottom leaves: init.ltsp = the image's init, /sbin/init -> our binary."""
+    root = tmp_path / "root"
+    (root / "sbin").mkdir(parents=True)
+    (root / "etc/ltsp").mkdir(parents=True)
+    (root / "proc").mkdir()
+    (root / "proc/cmdline").write_text(cmdline + "\n")
+    saved = root / "sbin/init.ltsp"
+    saved.write_text(INIT_SCRIPT)
+    saved.chmod(0o750)
+    os.utime(saved, (1_000_000_000, 1_000_000_000))
+    (root / "sbin/init").symlink_to("/usr/lib/ltsp/ltsp")
+    (root / "etc/hosts").write_text("127.0.0.1\tlocalhost\n127.0.1.1\tdebian\n")
+    (root / "etc/hostname").write_text("debian\n")
+    (root / "etc/ltsp/ltsp.conf").write_text(conf)
+    return root
+
+
+class Recorder:
+    def __init__(self, fail: int = 0) -> None:
+        self.execs: list[list[str]] = []
+        self.mounts: list[tuple[str, str]] = []
+        self.fail = fail
+
+    def exec(self, argv: Sequence[str]) -> None:
+        self.execs.append(list(argv))
+        if len(self.execs) <= self.fail:
+            raise OSError(8, "Exec format error")
+
+    def mount(self, source: str, target: Path, fstype: str, flags: int, options: str) -> None:
+        self.mounts.append((fstype, str(target)))
+
+
+def deps(tmp_path: Path, rec: Recorder, **overrides: object) -> Deps:
+    values: dict[str, object] = {
+        "runner": run,
+        "mount": rec.mount,
+        "exec": rec.exec,
+        "facts": lambda environ: FACTS,
+        "environ": {},
+        "kmsg": tmp_path / "kmsg",
+        "prepare_exec": lambda: None,
+        "is_pid1": False,
+    }
+    values.update(overrides)
+    return Deps(**values)  # type: ignore[arg-type]
+
+
+def options(root: Path, *, hooks: bool = False) -> Options:
+    return Options(root=root, test_root=True, hooks=hooks, init_args=("splash",))
+
+
+def kmsg(tmp_path: Path) -> str:
+    path = tmp_path / "kmsg"
+    return path.read_text() if path.exists() else ""
+
+
+def events(root: Path) -> list[tuple[str, str]]:
+    lines = (root / "run/ltsp/events.jsonl").read_text().splitlines()
+    return [(e["step"], e["event"]) for e in map(json.loads, lines)]
+
+
+def assert_restored(root: Path) -> None:
+    init = root / "sbin/init"
+    assert not init.is_symlink() and init.read_text() == INIT_SCRIPT
+    assert stat.S_IMODE(init.stat().st_mode) == 0o750
+    assert init.stat().st_mtime == 1_000_000_000
+    assert not os.path.lexists(root / "sbin/init.ltsp")
+
+
+def test_refuses_when_not_pid1_without_root(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rec = Recorder()
+    assert boot(Options(), deps(tmp_path, rec)) == 1
+    assert rec.execs == []
+    assert "not pid 1" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("args", "root", "hooks", "init_args"),
+    [
+        ([], None, True, ()),
+        (["splash", "single"], None, True, ("splash", "single")),
+        (["--root", "/x", "--hooks", "--", "--root"], "/x", True, ("--root",)),
+        (["--root=/x", "emergency"], "/x", False, ("emergency",)),
+    ],
+)
+def test_parse_args(
+    args: list[str], root: str | None, hooks: bool, init_args: tuple[str, ...]
+) -> None:
+    parsed = parse_args(args)
+    assert parsed is not None
+    assert parsed.root == Path(root or "/") and parsed.test_root == (root is not None)
+    assert parsed.hooks == hooks and parsed.init_args == init_args
+
+
+def test_configures_restores_and_execs(tmp_path: Path) -> None:
+    root = make_root(tmp_path, "[clients]\nHOSTNAME=pc%{IP}\n")
+    rec = Recorder()
+    assert boot(options(root), deps(tmp_path, rec)) == 0
+    assert_restored(root)
+    assert (root / "etc/hostname").read_text() == "pc20\n"
+    assert (root / "run/ltsp/client").is_dir()
+    assert rec.execs == [[str(root / "sbin/init"), "splash"]]
+    assert rec.mounts == [], "nothing is mounted when not pid 1"
+    assert events(root) == [
+        ("facts", "start"),
+        ("facts", "end"),
+        ("config", "start"),
+        ("config", "end"),
+        ("plugins", "start"),
+        ("plugin:hostname", "start"),
+        ("plugin:hostname", "end"),
+        ("plugins", "end"),
+        ("restore-init", "start"),
+        ("restore-init", "end"),
+        ("exec-init", "exec"),
+    ]
+    assert "ltsp init on" in (root / "run/ltsp/ltsp.log").read_text()
+    assert kmsg(tmp_path) == ""
+
+
+def test_symlinked_init_stays_a_symlink(tmp_path: Path) -> None:
+    root = make_root(tmp_path)
+    (root / "sbin/init.ltsp").unlink()
+    (root / "sbin/init.ltsp").symlink_to("/lib/systemd/systemd")
+    systemd = root / "lib/systemd/systemd"
+    systemd.parent.mkdir(parents=True)
+    systemd.write_text(INIT_SCRIPT)
+    systemd.chmod(0o755)
+    rec = Recorder()
+    boot(options(root), deps(tmp_path, rec))
+    assert os.readlink(root / "sbin/init") == "/lib/systemd/systemd"
+    assert rec.execs == [[str(systemd), "splash"]], "the link is resolved inside the root"
+
+
+@pytest.mark.parametrize(
+    "conf",
+    [
+        '[clients]\nOMIT_FUNCTIONS="various_main hostname_main"\n',
+        "[clients]\nOMIT_PLUGINS=hostname\nLTSP_SKIP_SCRIPTS=various,networking\n",
+    ],
+)
+def test_restore_is_never_omitted(tmp_path: Path, conf: str) -> None:
+    root = make_root(tmp_path, conf)
+    rec = Recorder()
+    boot(options(root), deps(tmp_path, rec))
+    assert_restored(root)
+    assert (root / "etc/hostname").read_text() == "debian\n", "hostname was omitted"
+    assert len(rec.execs) == 1
+
+
+def test_failing_plugin_does_not_stop_the_boot(tmp_path: Path) -> None:
+    root = make_root(tmp_path)
+    (root / "etc/ltsp/plugins").mkdir()
+    (root / "etc/ltsp/plugins/fails.py").write_text(FAILING_DROPIN)
+    rec = Recorder()
+    boot(options(root), deps(tmp_path, rec))
+    assert_restored(root)
+    assert (root / "etc/hostname").read_text() == "ltsp20\n"
+    assert ("plugin:fails", "fail") in events(root)
+    assert (
+        "plugin fails failed: RuntimeError: admin plugin bug"
+        in (root / "run/ltsp/ltsp.log").read_text()
+    )
+    assert kmsg(tmp_path) == "" and len(rec.execs) == 1
+
+
+@pytest.mark.parametrize(
+    ("cmdline", "conf"), [("quiet ltsp.strict", ""), ("quiet", "[clients]\nLTSP_STRICT=1\n")]
+)
+def test_strict_failure_is_fatal_but_init_still_runs(
+    tmp_path: Path, cmdline: str, conf: str
+) -> None:
+    root = make_root(tmp_path, conf, cmdline=cmdline)
+    (root / "etc/ltsp/plugins").mkdir()
+    (root / "etc/ltsp/plugins/fails.py").write_text(FAILING_DROPIN)
+    rec = Recorder()
+    boot(options(root), deps(tmp_path, rec))
+    assert "<3>ltsp: FATAL: ltsp init: plugin fails failed (strict mode)" in kmsg(tmp_path)
+    assert (root / "etc/hostname").read_text() == "debian\n", "later plugins did not run"
+    assert_restored(root)
+    assert len(rec.execs) == 1
+
+
+def test_config_error_is_fatal_with_location(tmp_path: Path) -> None:
+    root = make_root(tmp_path)
+
+    def broken(**kwargs: object) -> Config:
+        raise ConfigError("unterminated quote", file="/etc/ltsp/ltsp.conf", line=3, hint="close it")
+
+    rec = Recorder()
+    boot(options(root), deps(tmp_path, rec, evaluate=broken))
+    text = kmsg(tmp_path)
+    assert "FATAL: ltsp init: unterminated quote" in text and "hint: close it" in text
+    assert_restored(root)
+    assert len(rec.execs) == 1
+
+
+def test_unexpected_exception_is_fatal_not_a_traceback(tmp_path: Path) -> None:
+    root = make_root(tmp_path)
+
+    def facts(environ: object) -> StaticFacts:
+        raise ZeroDivisionError("boom")
+
+    rec = Recorder()
+    boot(options(root), deps(tmp_path, rec, facts=facts))
+    assert "FATAL: ltsp init: ZeroDivisionError: boom" in kmsg(tmp_path)
+    assert_restored(root)
+
+
+def test_missing_saved_init_falls_back_to_systemd(tmp_path: Path) -> None:
+    root = make_root(tmp_path)
+    (root / "sbin/init.ltsp").unlink()
+    systemd = root / "lib/systemd/systemd"
+    systemd.parent.mkdir(parents=True)
+    systemd.write_text(INIT_SCRIPT)
+    systemd.chmod(0o755)
+    rec = Recorder()
+    assert boot(options(root), deps(tmp_path, rec)) == 0
+    assert rec.execs == [[str(systemd), "splash"]], "never exec our own wrapper"
+
+
+def test_failed_exec_tries_the_next_init(tmp_path: Path) -> None:
+    root = make_root(tmp_path)
+    systemd = root / "usr/lib/systemd/systemd"
+    systemd.parent.mkdir(parents=True)
+    systemd.write_text(INIT_SCRIPT)
+    systemd.chmod(0o755)
+    rec = Recorder(fail=1)
+    assert boot(options(root), deps(tmp_path, rec)) == 0
+    assert [argv[0] for argv in rec.execs] == [str(root / "sbin/init"), str(systemd)]
+    assert "Exec format error" in kmsg(tmp_path)
+
+
+def test_nothing_to_exec(tmp_path: Path) -> None:
+    root = make_root(tmp_path)
+    (root / "sbin/init.ltsp").unlink()
+    rec = Recorder()
+    assert boot(options(root), deps(tmp_path, rec)) == 1
+    assert rec.execs == []
+    assert "no init to exec" in kmsg(tmp_path)
+
+
+def test_rename_failure_execs_the_saved_init(tmp_path: Path) -> None:
+    root = make_root(tmp_path)
+    (root / "sbin/init").unlink()
+    (root / "sbin/init").mkdir()
+    (root / "sbin/init/busy").write_text("")
+    rec = Recorder()
+    boot(options(root), deps(tmp_path, rec))
+    assert rec.execs == [[str(root / "sbin/init.ltsp"), "splash"]]
+
+
+def test_hooks_around_plugins(tmp_path: Path) -> None:
+    conf = (
+        "[clients]\n"
+        'PRE_INIT_A=\'cat "$LTSP_ROOT/etc/hostname" > "$LTSP_ROOT/pre"\'\n'
+        'POST_INIT_A=\'echo "$HOSTNAME $LTSP_TARGET" > "$LTSP_ROOT/post"\'\n'
+    )
+    root = make_root(tmp_path, conf)
+    rec = Recorder()
+    boot(options(root, hooks=True), deps(tmp_path, rec))
+    assert (root / "pre").read_text() == "debian\n"
+    assert (root / "post").read_text() == "ltsp20 POST_INIT\n"
+    steps = [step for step, event in events(root) if event == "start"]
+    assert steps.index("hooks:PRE_INIT") < steps.index("plugin:hostname")
+    assert steps.index("plugin:hostname") < steps.index("hooks:POST_INIT")
+
+
+def test_root_without_hooks_flag_skips_hooks(tmp_path: Path) -> None:
+    conf = "[clients]\nPOST_INIT_A='touch \"$LTSP_ROOT/post\"'\n"
+    root = make_root(tmp_path, conf)
+    boot(options(root), deps(tmp_path, Recorder()))
+    assert not (root / "post").exists()
+    assert "POST_INIT hooks not run" in (root / "run/ltsp/ltsp.log").read_text()
+
+
+def test_pid1_mounts_missing_kernel_filesystems(tmp_path: Path) -> None:
+    root = make_root(tmp_path)
+    rec = Recorder()
+    boot(options(root), deps(tmp_path, rec, is_pid1=True))
+    assert rec.mounts == [
+        ("proc", str(root / "proc")),
+        ("sysfs", str(root / "sys")),
+        ("devtmpfs", str(root / "dev")),
+        ("tmpfs", str(root / "run")),
+    ]
+    assert signal.getsignal(signal.SIGINT) == signal.SIG_IGN
+    assert_restored(root)
