@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -18,3 +19,136 @@ class Param:
     help: str = ""
     choices: tuple[str, ...] = ()
     is_list: bool = False
+
+
+def _p(key: str, kind: ParamKind, default: str, help: str, *choices: str) -> Param:
+    return Param(key, kind, default, help, tuple(choices), is_list=key.endswith("_"))
+
+
+# Every upstream parameter (spec §2.10). Keys ending in "_" are `KEY_x` lists.
+UPSTREAM_PARAMS: tuple[Param, ...] = (
+    # framework and debugging
+    _p("BASE_DIR", "path", "/srv/ltsp", "where chroots, VM links and images/ live"),
+    _p("TFTP_DIR", "path", "/srv/tftp", "TFTP root; LTSP's files go to TFTP_DIR/ltsp"),
+    _p("HOME_DIR", "path", "/home", "home directories exported by `ltsp nfs`"),
+    _p("OVERWRITE", "bool", "", "0: installers refuse to replace existing files"),
+    _p("DEBUG_SHELL", "bool", "0", "1: on a fatal error open a debug shell instead of hanging"),
+    _p("DEBUG_LOG", "bool", "1", "0: do not write /run/ltsp/debug.log"),
+    _p("LTSP_DEBUG", "str", "", "1, or a comma list of applets: print debug messages"),
+    _p("LTSP_SKIP_SCRIPTS", "str", "", "comma list of plugin names to skip"),
+    _p("OMIT_FUNCTIONS", "words", "", "functions (plugins or their steps) to skip"),
+    _p("OMIT_PLUGINS", "words", "", "plugin names to skip (our spelling of OMIT_FUNCTIONS)"),
+    _p("LTSP_DIR", "path", "/usr/share/ltsp", "where upstream's shell tree lives (library mode)"),
+    _p("ALL_IMAGES", "bool", "", "1: let `ltsp image`/`kernel` without names process many"),
+    _p("DEVICE", "str", "", "boot network interface (computed)"),
+    _p("IP_ADDRESS", "str", "", "IPv4 address of the boot interface (computed)"),
+    _p("MAC_ADDRESS", "str", "", "MAC address of the boot interface (computed)"),
+    _p("GATEWAY", "str", "", "next hop towards 192.168.67.1 (computed)"),
+    _p("PRE_", "str", "", "PRE_<APPLET>_x: shell run before the applet, sorted by name"),
+    _p("POST_", "str", "", "POST_<APPLET>_x: shell run after the applet, sorted by name"),
+    # boot and root filesystem
+    _p("IMAGE", "str", "", "image source chain for the root (initrd-bottom)"),
+    _p("IMAGE_TO_RAM", "bool", "0", "1: copy the image into RAM and drop the network root"),
+    _p("OVERLAY", "bool", "", "0: no tmpfs overlay over the root (containers)"),
+    _p("READ_AHEAD_KB", "int", "128", "read-ahead for the root, loop and NFS mounts"),
+    _p("BLACKLIST_MODULES", "words", "floppy", "kernel modules to blacklist (only floppy)"),
+    _p("ADMINISTRATIVE_CLIENT", "bool", "", "1: keep an NFS root writable for maintenance"),
+    # networking
+    _p("SERVER", "str", "", "the LTSP server's IP (autodetected); also /etc/hosts `server`"),
+    _p("HOSTNAME", "str", "ltsp%{IP}", "client hostname; %{IP} and %{MAC} are filled in"),
+    _p("SEARCH_DOMAIN", "str", "", "DNS search domain (default: from DHCP)"),
+    _p("DNS_SERVER", "words", "", "DNS servers, space separated (default: from DHCP)"),
+    _p("DNS", "bool", "0", "1: clients use SERVER for DNS; the server runs dnsmasq DNS"),
+    _p("HOSTS_", "str", "", "HOSTS_x: extra lines for /etc/hosts"),
+    # accounts and login
+    _p(
+        "PAM_AUTH_TYPE",
+        "enum",
+        "",
+        "0 skips the pam plugin; else the PAM role",
+        "0",
+        "Primary",
+        "Additional",
+    ),
+    _p("SSH_SERVER", "str", "server", "host used for SSH logins and SSHFS homes"),
+    _p("SSH_OPTIONS", "words", "", "extra ssh/sshfs options"),
+    _p("PWMERGE_SUR", "str", "", "regex of server users to import (%{VAR} allowed)"),
+    _p("PWMERGE_SGR", "str", "", "regex of server groups whose members are imported"),
+    _p("PWMERGE_DUR", "str", "", "regex of the image's own users to keep"),
+    _p("PWMERGE_DGR", "str", "", "regex of image groups whose members are kept"),
+    _p("PASSWORDS_", "words", "", "PASSWORDS_x: `userregex/base64password` items"),
+    _p("SSHFS", "bool", "", "0: never mount homes over SSHFS (environment only)"),
+    _p("MKHOMEDIR", "bool", "", "0: do not create missing home directories (environment only)"),
+    # desktop and display manager
+    _p("AUTOLOGIN", "str", "", "user to log in automatically, or pattern/replacement on HOSTNAME"),
+    _p("RELOGIN", "bool", "1", "0: log in automatically only once"),
+    _p("RELOGIN_TIMEOUT", "int", "2", "seconds before LightDM logs in again"),
+    _p("GDM3_CONF", "str", "", "file or text appended to the GDM configuration"),
+    _p("LIGHTDM_CONF", "str", "", "file or text appended to the LightDM configuration"),
+    _p("SDDM_CONF", "str", "", "file or text appended to the SDDM configuration"),
+    _p("SLICK_CONF", "str", "", "file or text appended to the slick-greeter configuration"),
+    _p("LTSPDM_USERS", "str", "", "regex of users the greeter lists (%{VAR} allowed)"),
+    _p("X_DRIVER", "str", "", "xorg.conf Driver"),
+    _p("X_HORIZSYNC", "str", "", "xorg.conf HorizSync"),
+    _p("X_VERTREFRESH", "str", "", "xorg.conf VertRefresh"),
+    _p("X_PREFERREDMODE", "str", "", "xorg.conf PreferredMode"),
+    _p("X_MODELINE", "str", "", "xorg.conf Modeline"),
+    _p("X_VIRTUAL", "str", "", "xorg.conf Virtual"),
+    _p("X_MODES", "str", "", "xorg.conf Modes"),
+    _p("MULTISEAT", "bool", "", "1: split two graphics cards into two seats"),
+    _p("UDEV_SEAT_", "str", "", "UDEV_SEAT_<n>_x: devices whose path matches go to seat-<n>"),
+    # system tweaks
+    _p("CRONTAB_", "str", "", "CRONTAB_x: lines (with a user field) for /etc/cron.d/ltsp"),
+    _p("FSTAB_", "str", "", "FSTAB_x: lines of the client's /etc/fstab (replaces it)"),
+    _p("CUPS_SERVER", "str", "", "printing server; localhost keeps local CUPS, ignore skips"),
+    _p("IGNORE_EPOPTES", "bool", "", "1: do not ship the server's epoptes certificate"),
+    _p("REMOTEAPPS", "words", "", "applications to run on the server (remoteapps)"),
+    _p("LOCAL_SWAP", "bool", "1", "0: do not activate local swap partitions"),
+    _p("SYMLINK_SNAPS", "bool", "1", "0: do not symlink seed snaps"),
+    _p("DISABLE_SYSTEM_SERVICES", "words", "", "more system services to disable"),
+    _p("KEEP_SYSTEM_SERVICES", "words", "", "system services to leave alone"),
+    _p("MASK_SYSTEM_SERVICES", "words", "", "more system services to mask"),
+    _p("DISABLE_SESSION_SERVICES", "words", "", "more user services to disable"),
+    _p("KEEP_SESSION_SERVICES", "words", "", "user services to leave alone"),
+    _p("MASK_SESSION_SERVICES", "words", "", "more user services to mask"),
+    _p("LANG", "str", "C.UTF-8", "locale written to /etc/default/locale if it has none"),
+    _p("LANGUAGE", "str", "", "language list written to /etc/default/locale"),
+    # server applets
+    _p("BACKUP", "bool", "1", "`ltsp image`: keep the previous image as .img.old"),
+    _p("CLEANUP", "bool", "1", "`ltsp image`: clean the image (keys, logs, users)"),
+    _p("IONICE", "str", "", "command prefix for mksquashfs; empty disables"),
+    _p("KERNEL_INITRD", "str", "", "`<glob> <sed-expr>` to find the kernel and initrd"),
+    _p("MKSQUASHFS_PARAMS", "words", "", "extra mksquashfs arguments"),
+    _p("REVERT", "bool", "", "1: swap the image with its .img.old"),
+    _p("ADD_IMAGE_EXCLUDES", "str", "", "file or lines added to the image exclude list"),
+    _p("OMIT_IMAGE_EXCLUDES", "str", "", "file or lines removed from the image exclude list"),
+    _p("RPI_IMAGE", "str", "", "chroot whose /boot serves Raspberry Pi firmware"),
+    _p("BINARIES", "bool", "", "`ltsp ipxe`: 1 reinstall binaries, 0 skip, unset: if missing"),
+    _p("DEFAULT_IMAGE", "str", "", "iPXE menu's default image"),
+    _p("KERNEL_PARAMETERS", "str", "", "extra kernel command line for iPXE"),
+    _p("MENU_TIMEOUT", "int", "5000", "iPXE menu timeout in ms (0 waits, -1 hides the menu)"),
+    _p("IPXE_", "str", "", "IPXE_<NAME>: menu title of an image"),
+    _p("PROXY_DHCP", "bool", "1", "`ltsp dnsmasq`: proxy DHCP on every local subnet"),
+    _p("REAL_DHCP", "bool", "1", "`ltsp dnsmasq`: DHCP range 192.168.67.20-250"),
+    _p("TFTP", "bool", "1", "`ltsp dnsmasq`: serve TFTP"),
+    _p("NFS_HOME", "bool", "0", "`ltsp nfs`: export HOME_DIR read-write"),
+    _p("NFS_TFTP", "bool", "1", "`ltsp nfs`: export TFTP_DIR/ltsp read-only"),
+    _p("NAT", "bool", "", "1 forces, 0 forbids NAT; unset: when the server is 192.168.67.1"),
+)
+
+KNOWN_PARAMS: dict[str, Param] = {p.key: p for p in UPSTREAM_PARAMS}
+
+
+def register_params(params: Iterable[Param]) -> None:
+    """Plugins add their parameters; a key declared again replaces the earlier entry."""
+    for param in params:
+        KNOWN_PARAMS[param.key] = param
+
+
+def find_param(name: str) -> Param | None:
+    """The declaration for NAME: exact, or the longest list prefix (`CRONTAB_` for CRONTAB_01)."""
+    param = KNOWN_PARAMS.get(name)
+    if param is not None:
+        return param
+    prefixes = [p for p in KNOWN_PARAMS.values() if p.is_list and name.startswith(p.key)]
+    return max(prefixes, key=lambda p: len(p.key), default=None)

@@ -29,9 +29,7 @@ from ltsp_client.config.model import Config, Identity, Origin
 from ltsp_client.config.shellwords import (
     Expander,
     ExpansionError,
-    Statement,
-    Word,
-    split_assignment,
+    assignment_words,
 )
 from ltsp_client.errors import ConfigError
 
@@ -273,7 +271,12 @@ def _assign(
     for statement in item.statements:
         pairs = assignment_words(statement)
         if pairs is None:
-            continue  # a command: upstream runs it; we never do (see `ltsp config check`)
+            # the shell would run a command (`A=b c` runs c with A in its environment
+            # only); we run nothing and assign nothing, `ltsp config check` reports it
+            state.notes.append(
+                Note(conf.path, item.line, "", "not an assignment: shell would run a command")
+            )
+            continue
         origin = Origin(conf.path, item.line, section.name)
 
         def assign_default(name: str, value: str, origin: Origin = origin) -> None:
@@ -298,16 +301,3 @@ def _assign(
                     "ltsp never runs commands while reading ltsp.conf; use a PRE_/POST_ hook",
                 )
             )
-
-
-def assignment_words(statement: Statement) -> list[tuple[str, Word]] | None:
-    """All words are `NAME=value` and there are no operators -> the pairs; else None."""
-    if statement.operators:
-        return None
-    pairs = []
-    for word in statement.words:
-        split = split_assignment(word)
-        if split is None:
-            return None
-        pairs.append(split)
-    return pairs

@@ -292,6 +292,24 @@ def split_assignment(word: Word) -> tuple[str, Word] | None:
     return match.group(1), value
 
 
+def assignment_words(statement: Statement) -> list[tuple[str, Word]] | None:
+    """All words are `NAME=value` and there are no operators -> the pairs; else None
+    (the shell would run a command, which we never do)."""
+    if statement.operators:
+        return None
+    pairs = []
+    for word in statement.words:
+        split = split_assignment(word)
+        if split is None:
+            return None
+        pairs.append(split)
+    return pairs
+
+
+def is_literal(word: Word) -> bool:
+    return all(isinstance(p, Lit) for p in word)
+
+
 def word_text(word: Word) -> str:
     """A rough source form of a word, for messages."""
     out = []
