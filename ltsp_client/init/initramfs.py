@@ -181,6 +181,7 @@ def run_stage(
 ) -> int:
     """Run every step; on failure undo our mounts and follow the fatal-error policy."""
     executor = executor or rootfs.Executor()
+    policy = replace(policy, debug_shell=policy.debug_shell or stage.cmdline.debug_shell)
     for name, function in step_list or steps(executor):
         if stage.cmdline.break_step == name:
             emergency.break_point(policy, name)
@@ -213,7 +214,9 @@ def _policy_from(stage: Stage, policy: emergency.Policy) -> emergency.Policy:
     return replace(
         policy,
         debug_shell=policy.debug_shell or stage.value("DEBUG_SHELL") == "1",
-        reboot_timeout=emergency.parse_timeout(stage.value("REBOOT_TIMEOUT") or None),
+        reboot_timeout=emergency.parse_timeout(stage.value("REBOOT_TIMEOUT"))
+        if stage.value("REBOOT_TIMEOUT")
+        else policy.reboot_timeout,
     )
 
 

@@ -1,0 +1,180 @@
+"""The initrd-bottom stage: steps, the fatal-error policy and a whole run as root."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from ltsp_client.errors import LtspError
+from ltsp_client.init import emergency, initramfs
+from ltsp_client.init.cmdline import parse
+from ltsp_client.init.initramfs import Stage, run_stage
+from ltsp_client.log import events
+from ltsp_client.paths import LOG_FILE
+
+from . import images
+
+
+@dataclass
+class Recorder:
+    """Injected shell/reboot/sleep actions that only record what happened."""
+
+    shell_status: int = 0
+    shells: list[str] = field(default_factory=list)
+    reboots: int = 0
+    slept: list[float] = field(default_factory=list)
+    waited: int = 0
+
+    def policy(
+        self, tmp_path: Path, *, debug_shell: bool = False, timeout: int = 25
+    ) -> emergency.Policy:
+        return emergency.Policy(
+            debug_shell=debug_shell,
+            reboot_timeout=timeout,
+            console=emergency.Console(out=io.StringIO(), kmsg=tmp_path / "kmsg"),
+            shell=self.shell,
+            reboot=self.reboot,
+            sleep=self.slept.append,
+            wait_enter=self.wait,
+        )
+
+    def shell(self, prompt: str) -> int:
+        self.shells.append(prompt)
+        return self.shell_status
+
+    def reboot(self) -> None:
+        self.reboots += 1
+
+    def wait(self) -> None:
+        self.waited += 1
+
+
+def console_text(policy: emergency.Policy) -> str:
+    out = policy.console.out
+    assert isinstance(out, io.StringIO)
+    return out.getvalue()
+
+
+@pytest.fixture(autouse=True)
+def event_file(tmp_path: Path) -> Iterator[Path]:
+    saved = events.path
+    events.path = tmp_path / "events.jsonl"
+    yield events.path
+    events.path = saved
+
+
+def read_events(path: Path) -> list[dict[str, object]]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_fatal_prints_step_hint_log_and_reboots_after_countdown(tmp_path: Path) -> None:
+    rec = Recorder()
+    policy = rec.policy(tmp_path)
+    status = emergency.fatal(
+        policy, applet="initrd-bottom", step="mount", message="boom", hint="try this"
+    )
+    text = console_text(policy)
+    assert "FATAL: ltsp initrd-bottom: step 'mount' failed: boom" in text
+    assert "hint: try this" in text and f"log: {LOG_FILE}" in text
+    assert "Rebooting in 25 seconds" in text and "Rebooting in 5 seconds..." in text
+    assert rec.slept == [10, 10, 5] and rec.reboots == 1 and rec.shells == []
+    assert status == 1
+    kmsg = (tmp_path / "kmsg").read_text()
+    assert kmsg.startswith("<2>ltsp: FATAL: ltsp initrd-bottom: step 'mount' failed: boom\n")
+
+
+def test_fatal_opens_the_debug_shell_only_when_enabled(tmp_path: Path) -> None:
+    rec = Recorder()
+    policy = rec.policy(tmp_path, debug_shell=True)
+    assert emergency.fatal(policy, applet="initrd-bottom", step="install", message="x") == 1
+    assert rec.shells == ["(ltsp install) # "] and rec.reboots == 0
+
+
+def test_break_point_without_a_shell_waits_for_enter(tmp_path: Path) -> None:
+    rec = Recorder(shell_status=127)
+    emergency.break_point(rec.policy(tmp_path), "mount")
+    assert rec.waited == 1 and rec.shells == ["(ltsp break mount) # "]
+
+
+def stage_for(tmp_path: Path, cmdline: str, rootmnt: Path | None = None) -> Stage:
+    config_dir = tmp_path / "etc-ltsp"
+    config_dir.mkdir(exist_ok=True)
+    return Stage(
+        rootmnt=rootmnt or tmp_path / "root",
+        cmdline=parse(cmdline),
+        environ={"DEVICE": "eth9", "IP_ADDRESS": "10.0.0.5", "MAC_ADDRESS": "52:54:00:00:00:05"},
+        config_dir=config_dir,
+        tmpfs=str(tmp_path / "tmpfs"),
+    )
+
+
+def test_missing_proc_and_no_image_is_fatal(tmp_path: Path, event_file: Path) -> None:
+    (tmp_path / "root").mkdir()
+    rec = Recorder()
+    policy = rec.policy(tmp_path)
+    steps = initramfs.steps(initramfs.rootfs.Executor())
+    no_facts = tuple((n, f) for n, f in steps if n != "facts")
+    assert run_stage(stage_for(tmp_path, "quiet"), policy, step_list=no_facts) == 1
+    assert "step 'image-source' failed" in console_text(policy)
+    assert "ltsp.image=" in console_text(policy)  # the hint
+    assert rec.reboots == 1
+    records = read_events(event_file)
+    assert [(r["step"], r["event"]) for r in records][-2:] == [
+        ("image-source", "fail"),
+        ("image-source", "fatal"),
+    ]
+
+
+def test_internal_errors_are_reported_not_raised(tmp_path: Path) -> None:
+    def broken(stage: Stage) -> Stage:
+        raise ValueError("a bug")
+
+    rec = Recorder()
+    policy = rec.policy(tmp_path)
+    assert run_stage(stage_for(tmp_path, ""), policy, step_list=(("facts", broken),)) == 1
+    assert "internal error: ValueError('a bug')" in console_text(policy)
+
+
+def test_break_before_a_step_and_policy_from_ltsp_conf(tmp_path: Path) -> None:
+    seen: list[str] = []
+
+    def record(stage: Stage) -> Stage:
+        seen.append(f"ran with {len(rec.shells)} shells")
+        return stage
+
+    def fail(stage: Stage) -> Stage:
+        raise LtspError("nope")
+
+    rec = Recorder()
+    policy = rec.policy(tmp_path)
+    stage = stage_for(tmp_path, "ltsp.break=config ltsp.debug_shell=1")
+    # DEBUG_SHELL from the kernel line (or ltsp.conf, via the config step) gives a shell
+    status = run_stage(stage, policy, step_list=(("config", record), ("mount", fail)))
+    assert seen == ["ran with 1 shells"]
+    assert status == 1 and rec.reboots == 0 and len(rec.shells) == 2
+
+
+@pytest.mark.root
+def test_whole_stage_mounts_the_image_and_installs(tmp_path: Path, mount_dir: Path) -> None:
+    rootmnt = mount_dir / "root"
+    (rootmnt / "images").mkdir(parents=True)
+    tree = images.tree(tmp_path / "t")
+    images.squashfs(tree, rootmnt / "images/x86_64.img")
+    stage = stage_for(tmp_path, "root=/dev/nfs ltsp.image=images/x86_64.img", rootmnt)
+    stage = Stage(**{**stage.__dict__, "tmpfs": str(mount_dir / "tmpfs")})
+    (stage.config_dir / "ltsp.conf").write_text("[clients]\nREAD_AHEAD_KB=64\n")
+    rec = Recorder()
+    assert run_stage(stage, rec.policy(tmp_path)) == 0, console_text(rec.policy(tmp_path))
+    assert (rootmnt / "etc/os-release").read_text() == 'PRETTY_NAME="test image"\n'
+    assert os.readlink(rootmnt / "sbin/init") == "/usr/lib/ltsp/ltsp"
+    assert (rootmnt / "sbin/init.ltsp").read_text() == "#!/bin/sh\n"
+    assert (rootmnt / "etc/ltsp/ltsp.conf").exists()
+    assert (mount_dir / "tmpfs/0/up/sbin/init").is_symlink()  # changes live in the tmpfs
+    done = [(r["step"], r["event"]) for r in read_events(events.path) if r["event"] == "end"]
+    assert [s for s, _ in done] == ["facts", "config", "image-source", "mount", "install"]
