@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,10 +21,8 @@ def unmount_under(base: Path) -> None:
         ]
         if not inside:
             return
-        try:
+        with contextlib.suppress(OSError):
             mounts.umount(inside[-1], lazy=True)
-        except OSError:
-            pass
 
 
 @pytest.fixture
