@@ -19,7 +19,7 @@ from pathlib import Path, PurePosixPath
 from typing import ClassVar, Protocol
 
 from ltsp_client.config.model import Config
-from ltsp_client.config.params import Param
+from ltsp_client.config.params import Param, register_params
 from ltsp_client.paths import under
 from ltsp_client.run import Runner
 
@@ -32,6 +32,24 @@ ORDER_BANDS: tuple[tuple[int, int, str], ...] = (
     (90, 99, "final"),
 )
 NAME_RE = re.compile(r"^[a-z][a-z0-9-]*$")
+DEFAULT_HOOK_TIMEOUT = 300
+
+# Parameters of the framework itself (OMIT_*, PRE_/POST_ are in the upstream table).
+FRAMEWORK_PARAMS = (
+    Param(
+        "LTSP_STRICT",
+        kind="bool",
+        default="0",
+        help="1: a failing plugin or hook is fatal (like ltsp.strict on the kernel command line)",
+    ),
+    Param(
+        "HOOK_TIMEOUT",
+        kind="int",
+        default=str(DEFAULT_HOOK_TIMEOUT),
+        help="seconds a PRE_/POST_ hook script may run before it is killed",
+    ),
+)
+register_params(FRAMEWORK_PARAMS)
 
 
 def order_band(order: int) -> str:
@@ -115,6 +133,7 @@ class Plugin:
         order_band(order)
         cls.name = name
         cls.order = order
+        register_params(cls.params)
         _SINKS[-1](cls)
 
     def applies(self, config: Config) -> bool:

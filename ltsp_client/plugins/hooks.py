@@ -21,39 +21,19 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ltsp_client.config.model import Config
-from ltsp_client.config.params import Param
 from ltsp_client.errors import LtspError
 from ltsp_client.log import boottime, step
-from ltsp_client.plugins.base import Facts
+from ltsp_client.plugins.base import DEFAULT_HOOK_TIMEOUT, Facts
 from ltsp_client.run import Runner
 
 log = logging.getLogger(__name__)
 
-DEFAULT_TIMEOUT = 300.0
+DEFAULT_TIMEOUT = float(DEFAULT_HOOK_TIMEOUT)
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 # Normalised section names contain only these, so they are safe as `case` patterns.
 SAFE_PATTERN = re.compile(r"^[-a-z0-9*.\/:?@_|]+$")
 # PRE_INITRD_ would also match initrd-bottom's hooks; upstream excludes them.
 _EXCLUDED = {"INITRD": "INITRD_BOTTOM"}
-
-PARAMS = (
-    Param(
-        "PRE_",
-        help="PRE_<APPLET>_x: shell run before the applet's work (e.g. PRE_INIT_x)",
-        is_list=True,
-    ),
-    Param(
-        "POST_",
-        help="POST_<APPLET>_x: shell run after it; POST_INIT_x runs just before the real init",
-        is_list=True,
-    ),
-    Param(
-        "HOOK_TIMEOUT",
-        kind="int",
-        default=str(int(DEFAULT_TIMEOUT)),
-        help="seconds a PRE_/POST_ hook script may run before it is killed",
-    ),
-)
 
 
 def applet_key(applet: str) -> str:

@@ -115,3 +115,14 @@ def test_order_bands() -> None:
         "final",
         "final",
     ]
+
+
+def test_params_are_known_to_the_config_checker() -> None:
+    from ltsp_client.config.params import find_param
+
+    for cls in PLUGINS:
+        for param in cls.params:
+            assert find_param(param.key) == param
+    for key in ("LTSP_STRICT", "HOOK_TIMEOUT", "OMIT_PLUGINS", "OMIT_FUNCTIONS"):
+        found = find_param(key)
+        assert found is not None and found.help
