@@ -27,19 +27,22 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ltsp_client.applet import Context
-from ltsp_client.config.model import TRUE_WORDS, Config, Identity
+# Only what restoring and exec'ing the real init needs is imported here: if
+# anything else fails to import, that is a FATAL error inside configure(), and
+# the real init still starts.
 from ltsp_client.errors import LtspError
-from ltsp_client.init import cmdline, kernelfs
 from ltsp_client.init.emergency import Console
-from ltsp_client.init.facts import network_facts
 from ltsp_client.init.install import INIT, LTSP_BINARY, SAVED_INIT, resolve_in_root
 from ltsp_client.log import events, step
 from ltsp_client.paths import CLIENT_MARKER, ETC_LTSP, EVENTS_FILE, LOG_FILE, under
-from ltsp_client.plugins.base import Facts, PluginContext, StaticFacts
 from ltsp_client.run import Runner, exec_clean, run
+
+if TYPE_CHECKING:
+    from ltsp_client.applet import Context
+    from ltsp_client.config.model import Config
+    from ltsp_client.plugins.base import Facts
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +98,8 @@ def parse_args(args: Sequence[str]) -> Options | None:
 
 
 def facts_from_environ(environ: Mapping[str, str]) -> Facts:
+    from ltsp_client.plugins.base import StaticFacts
+
     address, _, prefix = environ.get("IP_ADDRESS", "").partition("/")
     return StaticFacts(
         device=environ.get("DEVICE", ""),
@@ -112,14 +117,26 @@ def _default_evaluate(**kwargs: Any) -> Config:
     return evaluate(**kwargs)
 
 
+def _default_facts(environ: Mapping[str, str]) -> Facts:
+    from ltsp_client.init.facts import network_facts
+
+    return network_facts(environ)
+
+
+def _default_mount(source: str, target: Path, fstype: str, flags: int, options: str) -> None:
+    from ltsp_client.init.kernelfs import mount
+
+    mount(source, target, fstype, flags, options)
+
+
 @dataclass
 class Deps:
     """Everything pid 1 touches outside its root, replaceable in tests."""
 
     runner: Runner = run
-    mount: kernelfs.Mounter = kernelfs.mount
+    mount: Callable[[str, Path, str, int, str], None] = _default_mount
     exec: Callable[[Sequence[str]], None] = exec_clean
-    facts: Callable[[Mapping[str, str]], Facts] = network_facts
+    facts: Callable[[Mapping[str, str]], Facts] = _default_facts
     evaluate: Callable[..., Config] = _default_evaluate
     environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
     kmsg: Path = Path("/dev/kmsg")
@@ -156,7 +173,10 @@ def boot(options: Options, deps: Deps) -> int:
 def configure(options: Options, deps: Deps) -> None:
     """Everything before the hand-over; any exception here is reported as FATAL by boot()."""
     from ltsp_client import log as logsetup
+    from ltsp_client.config.model import Identity
+    from ltsp_client.init import kernelfs
     from ltsp_client.plugins import hooks, loader, stage
+    from ltsp_client.plugins.base import PluginContext
 
     root = options.root
     mounted = kernelfs.ensure(root, mounter=deps.mount) if deps.is_pid1 else []
@@ -221,6 +241,9 @@ def configure(options: Options, deps: Deps) -> None:
 
 def is_strict(root: Path, config: Config, environ: Mapping[str, str]) -> bool:
     """`ltsp.strict` on the kernel command line, or LTSP_STRICT=1 (ltsp.conf or environment)."""
+    from ltsp_client.config.model import TRUE_WORDS
+    from ltsp_client.init import cmdline
+
     if config.get_bool("LTSP_STRICT") or environ.get("LTSP_STRICT", "").lower() in TRUE_WORDS:
         return True
     return cmdline.read(under(root, "/proc/cmdline")).strict
