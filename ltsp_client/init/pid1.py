@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 # anything else fails to import, that is a FATAL error inside configure(), and
 # the real init still starts.
 from ltsp_client.errors import LtspError
-from ltsp_client.init.emergency import Console
+from ltsp_client.init.emergency import Console, Policy, break_point, run_shell
 from ltsp_client.init.install import INIT, LTSP_BINARY, SAVED_INIT, resolve_in_root
 from ltsp_client.log import events, step
 from ltsp_client.paths import CLIENT_MARKER, ETC_LTSP, EVENTS_FILE, LOG_FILE, under
@@ -141,6 +141,7 @@ class Deps:
     environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
     kmsg: Path = Path("/dev/kmsg")
     prepare_exec: Callable[[], None] = field(default_factory=lambda: prepare_exec)
+    shell: Callable[[str], int] = field(default_factory=lambda: run_shell)
     is_pid1: bool = field(default_factory=lambda: os.getpid() == 1)
 
 
@@ -174,7 +175,7 @@ def configure(options: Options, deps: Deps) -> None:
     """Everything before the hand-over; any exception here is reported as FATAL by boot()."""
     from ltsp_client import log as logsetup
     from ltsp_client.config.model import Identity
-    from ltsp_client.init import kernelfs
+    from ltsp_client.init import cmdline, kernelfs
     from ltsp_client.plugins import hooks, loader, stage
     from ltsp_client.plugins.base import PluginContext
 
@@ -183,6 +184,14 @@ def configure(options: Options, deps: Deps) -> None:
     under(root, CLIENT_MARKER).mkdir(parents=True, exist_ok=True)
     logsetup.setup("init", log_file=under(root, LOG_FILE), events_file=under(root, EVENTS_FILE))
     log.info("ltsp init on %s (pid %d); mounted: %s", root, os.getpid(), mounted or "nothing")
+    kernel = cmdline.read(under(root, "/proc/cmdline"))
+
+    def breaker(name: str) -> None:
+        """`ltsp.break=NAME`: a shell on the console before step NAME."""
+        if kernel.break_step == name:
+            break_point(Policy(console=Console(kmsg=deps.kmsg), shell=deps.shell), name)
+
+    breaker("facts")
     try:
         with step("facts"):
             facts = deps.facts(deps.environ)
@@ -190,6 +199,7 @@ def configure(options: Options, deps: Deps) -> None:
         # Upstream dies here; we still configure what needs no network (and still boot).
         log.warning("network facts: %s", exc)
         facts = facts_from_environ(deps.environ)
+    breaker("config")
     with step("config"):
         config = deps.evaluate(
             applet="init",
@@ -198,7 +208,7 @@ def configure(options: Options, deps: Deps) -> None:
             config_dir=under(root, ETC_LTSP),
             environ=deps.environ,
         )
-    strict = is_strict(root, config, deps.environ)
+    strict = kernel.strict or is_strict(config, deps.environ)
     loaded = loader.load(root)
     for problem in loaded.problems:
         log.warning("admin plugin skipped: %s", problem)
@@ -211,6 +221,7 @@ def configure(options: Options, deps: Deps) -> None:
     hook_output = under(root, LOG_FILE)
 
     def hook(phase: str) -> None:
+        breaker(f"hooks:{phase}_INIT")
         if not run_hooks:
             if hooks.hook_lines(config, phase, "init"):
                 log.warning("%s_INIT hooks not run (--root without --hooks)", phase)
@@ -233,20 +244,18 @@ def configure(options: Options, deps: Deps) -> None:
     hook("PRE")
     with step("plugins"):
         summary = stage.run_plugins(
-            loaded.registry, ctx, omit=omit, strict=strict, between=reap_orphans
+            loaded.registry, ctx, omit=omit, strict=strict, between=reap_orphans, before=breaker
         )
     log.info("plugins: %s", summary.describe())
     hook("POST")
+    breaker("restore-init")
 
 
-def is_strict(root: Path, config: Config, environ: Mapping[str, str]) -> bool:
-    """`ltsp.strict` on the kernel command line, or LTSP_STRICT=1 (ltsp.conf or environment)."""
+def is_strict(config: Config, environ: Mapping[str, str]) -> bool:
+    """LTSP_STRICT=1 in ltsp.conf or the environment (the kernel's ltsp.strict is checked too)."""
     from ltsp_client.config.model import TRUE_WORDS
-    from ltsp_client.init import cmdline
 
-    if config.get_bool("LTSP_STRICT") or environ.get("LTSP_STRICT", "").lower() in TRUE_WORDS:
-        return True
-    return cmdline.read(under(root, "/proc/cmdline")).strict
+    return config.get_bool("LTSP_STRICT") or environ.get("LTSP_STRICT", "").lower() in TRUE_WORDS
 
 
 def report_fatal(exc: BaseException, root: Path, kmsg: Path) -> None:

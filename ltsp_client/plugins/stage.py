@@ -65,11 +65,13 @@ def run_plugins(
     omit: Mapping[str, str] | None = None,
     strict: bool = False,
     between: Callable[[], None] | None = None,
+    before: Callable[[str], None] | None = None,
 ) -> Summary:
     """Run every plugin of `registry` in (order, name) order against `ctx`.
 
     Values a plugin exports are visible in the config of the plugins after it.
-    `between` runs after each plugin (pid 1 reaps orphaned children there).
+    `between` runs after each plugin (pid 1 reaps orphaned children there);
+    `before` gets each step name ("plugin:NAME") first (for `ltsp.break=`).
     """
     outcomes: list[Outcome] = []
     omit = omit or {}
@@ -78,6 +80,8 @@ def run_plugins(
             log.info("omitting plugin %s (%s)", cls.name, omit[cls.name])
             outcomes.append(Outcome(cls.name, "omitted", detail=omit[cls.name]))
             continue
+        if before is not None:
+            before(f"plugin:{cls.name}")
         current = replace(ctx, config=ctx.config.with_values(ctx.exports))
         outcome = _run_one(cls, current)
         outcomes.append(outcome)

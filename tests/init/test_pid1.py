@@ -339,3 +339,30 @@ def test_pid1_mounts_missing_kernel_filesystems(tmp_path: Path) -> None:
     ]
     assert signal.getsignal(signal.SIGINT) == signal.SIG_IGN
     assert_restored(root)
+
+
+@pytest.mark.parametrize(
+    ("where", "hostname_then"),
+    [
+        ("plugin:hostname", "debian\n"),
+        ("hooks:POST_INIT", "ltsp20\n"),
+        ("restore-init", "ltsp20\n"),
+    ],
+)
+def test_break_opens_a_shell_before_the_step(
+    tmp_path: Path, where: str, hostname_then: str
+) -> None:
+    root = make_root(tmp_path, cmdline=f"quiet ltsp.break={where}")
+    seen: list[tuple[str, str, bool]] = []
+
+    def shell(prompt: str) -> int:
+        init_is_ours = (root / "sbin/init").is_symlink()
+        seen.append((prompt, (root / "etc/hostname").read_text(), init_is_ours))
+        return 0
+
+    rec = Recorder()
+    boot(options(root), deps(tmp_path, rec, shell=shell))
+    assert seen == [(f"(ltsp break {where}) # ", hostname_then, True)]
+    assert (where, "break") in events(root)
+    assert_restored(root)
+    assert len(rec.execs) == 1
