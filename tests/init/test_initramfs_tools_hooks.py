@@ -1,0 +1,151 @@
+"""The initramfs-tools conf.d snippet and scripts, run by busybox sh in a chroot, as /init does."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+import subprocess
+from pathlib import Path
+
+import pytest
+
+HOOKS = Path(__file__).resolve().parents[2] / "initramfs-hooks/initramfs-tools"
+UDEV_ORDER = '/scripts/init-bottom/udev "$@"\n[ -e /conf/param.conf ] && . /conf/param.conf\n'
+LOGGER = '#!/bin/sh\necho "$(basename "$0") $*" >>/log\n'
+
+pytestmark = pytest.mark.root
+
+
+def initramfs(base: Path, cmdline: str) -> Path:
+    busybox = shutil.which("busybox")
+    if busybox is None or os.geteuid() != 0:
+        pytest.skip("needs root and busybox")
+    (base / "bin").mkdir(parents=True)
+    shutil.copy(busybox, base / "bin/busybox")
+    subprocess.run([base / "bin/busybox", "--install", "-s", base / "bin"], check=True)
+    # chroot-relative links
+    for link in (base / "bin").iterdir():
+        if link.is_symlink():
+            link.unlink()
+            link.symlink_to("busybox")
+    # dash (as /init's shell) finds our fake tools on PATH; busybox sh would run its applets
+    for lib in ("/bin/dash", "/lib/x86_64-linux-gnu/libc.so.6", "/lib64/ld-linux-x86-64.so.2"):
+        if not Path(lib).exists():
+            pytest.skip(f"{lib} is missing")
+        (base / lib[1:]).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(lib, base / lib[1:])
+    (base / "sbin").mkdir()
+    for tool in ("insmod", "modprobe", "sleep", "blockdev"):
+        (base / "sbin" / tool).write_text(LOGGER)
+        (base / "sbin" / tool).chmod(0o755)
+    (base / "proc").mkdir()
+    (base / "dev").mkdir()
+    os.mknod(base / "dev/null", 0o666 | stat.S_IFCHR, os.makedev(1, 3))
+    (base / "proc/cmdline").write_text(cmdline + "\n")
+    (base / "scripts/init-bottom").mkdir(parents=True)
+    (base / "scripts/init-bottom/ORDER").write_text(UDEV_ORDER)
+    shutil.copy(HOOKS / "scripts/init-bottom/ltsp-initrd-bottom", base / "scripts/init-bottom")
+    shutil.copy(HOOKS / "scripts/ltsp-nbd-client", base / "scripts")
+    (base / "conf/conf.d").mkdir(parents=True)
+    shutil.copy(HOOKS / "ltsp.conf", base / "conf/conf.d/00-ltsp.conf")
+    (base / "conf/conf.d/zz-resume").write_text("RESUME=UUID=x\n")
+    modules = base / "usr/lib/ltsp/modules" / os.uname().release
+    modules.mkdir(parents=True)
+    (modules / "squashfs.ko").write_bytes(b"")
+    (modules / "overlay.ko.xz").write_bytes(b"")
+    (base / "etc").mkdir()
+    return base
+
+
+def chroot_sh(base: Path, script: str, **env: str) -> str:
+    result = subprocess.run(
+        ["chroot", str(base), "/bin/dash", "-c", script],
+        capture_output=True,
+        text=True,
+        env={"PATH": "/sbin:/bin", **env},
+        check=True,
+    )
+    return result.stdout
+
+
+SOURCE = 'export panic=; . /conf/conf.d/00-ltsp.conf; echo "panic=$panic nbd=$NBDCLIENT"; set'
+
+
+def test_conf_d_snippet_schedules_our_step_and_loads_modules(tmp_path: Path) -> None:
+    base = initramfs(tmp_path / "i", "root=/dev/nfs nfsroot=10.0.0.1:/srv/ltsp quiet")
+    out = chroot_sh(base, SOURCE)
+    assert "panic=60 nbd=/scripts/ltsp-nbd-client" in out
+    assert "ltsp_" not in out  # no helper functions or variables left in /init's shell
+    order = (base / "scripts/init-bottom/ORDER").read_text()
+    assert order.startswith('/scripts/init-bottom/ltsp-initrd-bottom "$@"\n')
+    assert order.endswith(UDEV_ORDER)
+    log = (base / "log").read_text().splitlines()
+    kver = os.uname().release
+    assert f"insmod /usr/lib/ltsp/modules/{kver}/overlay.ko.xz" in log
+    assert f"insmod /usr/lib/ltsp/modules/{kver}/squashfs.ko" in log
+    assert "modprobe -q overlay" in log
+    assert not (base / "conf/conf.d/zz-resume").exists()
+    assert (base / "etc/modprobe.d/ltsp.conf").read_text() == "blacklist floppy\n"
+
+
+@pytest.mark.parametrize(
+    ("cmdline", "panic"),
+    [
+        ("ltsp.reboot-timeout=7 quiet", "7"),
+        ("ltsp.debug_shell=1", ""),
+        ("ltsp.shell", ""),
+        ("panic=5", ""),  # the admin's own panic= is left alone (/init parses it later)
+    ],
+)
+def test_panic_policy(tmp_path: Path, cmdline: str, panic: str) -> None:
+    base = initramfs(tmp_path / "i", cmdline)
+    assert f"panic={panic} " in chroot_sh(base, SOURCE)
+
+
+def test_floppy_blacklist_can_be_turned_off_and_ltsp5_boots_are_left_alone(
+    tmp_path: Path,
+) -> None:
+    base = initramfs(tmp_path / "i", "quiet")
+    chroot_sh(base, SOURCE, BLACKLIST_MODULES="pcspkr")
+    assert not (base / "etc/modprobe.d/ltsp.conf").exists()
+    base = initramfs(tmp_path / "j", "init=/sbin/init-ltsp quiet")
+    chroot_sh(base, SOURCE)
+    assert (base / "scripts/init-bottom/ORDER").read_text() == UDEV_ORDER
+    assert not (base / "log").exists()
+
+
+def test_nbd_client_wrapper_retries_then_succeeds(tmp_path: Path) -> None:
+    base = initramfs(tmp_path / "i", "quiet")
+    (base / "sbin/nbd-client").write_text(
+        '#!/bin/sh\necho "nbd-client $*" >>/log\n[ "$(grep -c nbd-client /log)" -ge 3 ]\n'
+    )
+    (base / "sbin/nbd-client").chmod(0o755)
+    args = "10.0.0.1 -N x86_64 /dev/nbd0 -swap -persist -systemd-mark"
+    result = subprocess.run(
+        ["chroot", str(base), "/bin/dash", "/scripts/ltsp-nbd-client", *args.split()],
+        capture_output=True,
+        text=True,
+        env={"PATH": "/sbin:/bin"},
+        check=False,
+    )
+    assert result.returncode == 0
+    assert "NBD server not answering (try 2 of 90)" in result.stderr
+    log = (base / "log").read_text().splitlines()
+    assert log.count(f"nbd-client {args} -b 512") == 3
+    assert log[-1] == "blockdev --rereadpt /dev/nbd0"
+
+
+def test_nbd_client_wrapper_gives_up(tmp_path: Path) -> None:
+    base = initramfs(tmp_path / "i", "quiet")
+    (base / "sbin/nbd-client").write_text("#!/bin/sh\nexit 1\n")
+    (base / "sbin/nbd-client").chmod(0o755)
+    result = subprocess.run(
+        ["chroot", str(base), "/bin/dash", "/scripts/ltsp-nbd-client", "srv", "/dev/nbd0"],
+        capture_output=True,
+        text=True,
+        env={"PATH": "/sbin:/bin", "LTSP_NBD_TRIES": "3"},
+        check=False,
+    )
+    assert result.returncode == 1
+    assert "nbd-client failed 3 times, giving up" in result.stderr
