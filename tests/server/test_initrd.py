@@ -1,0 +1,224 @@
+"""`ltsp initrd`: the ltsp.img layout, determinism, atomic replace, module selection."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import types
+from pathlib import Path
+
+import pytest
+from frz_initramfs_reader import Segment, read_image
+
+from ltsp_client.applet import Context
+from ltsp_client.errors import ConfigError, LtspError
+from ltsp_client.server import cpio, initrd
+
+KVER = "6.1.0-56-amd64"
+HOST_MODULES = Path("/lib/modules") / KVER
+needs_host_kernel = pytest.mark.skipif(
+    not (HOST_MODULES / "modules.dep").exists(), reason=f"needs {HOST_MODULES}"
+)
+
+
+def fake_binary_tree(
+    root: Path, interp: str = "/usr/lib/ltsp/_internal/ld-linux-x86-64.so.2"
+) -> Path:
+    tree = root / "frozen"
+    (tree / "_internal" / "python3.11").mkdir(parents=True)
+    shutil.copy2("/bin/true", tree / "ltsp")
+    subprocess.run(["patchelf", "--set-interpreter", interp, str(tree / "ltsp")], check=True)
+    (tree / "_internal" / "libpython.so").write_bytes(b"\x7fELF fake" * 1000)
+    (tree / "_internal" / "python3.11" / "mod.so").write_bytes(b"mod")
+    (tree / "_internal" / "libz.so").symlink_to("libpython.so")
+    return tree
+
+
+@pytest.fixture()
+def setup(tmp_path: Path) -> dict[str, Path]:
+    hooks = tmp_path / "initramfs-hooks"
+    (hooks / "initramfs-tools" / "scripts" / "init-bottom").mkdir(parents=True)
+    (hooks / "initramfs-tools" / "ltsp.conf").write_text("ltsp_hook=1\n")
+    script = hooks / "initramfs-tools" / "scripts" / "init-bottom" / "ltsp"
+    script.write_text("#!/bin/sh\n")
+    script.chmod(0o755)
+    etc = tmp_path / "etc-ltsp"
+    (etc / "plugins").mkdir(parents=True)
+    (etc / "ltsp.conf").write_text("[clients]\nHOSTNAME=pc\n")
+    (etc / "plugins" / "site.py").write_text("# admin plugin\n")
+    return {
+        "hooks": hooks,
+        "etc": etc,
+        "tree": fake_binary_tree(tmp_path),
+        "tftp": tmp_path / "tftp",
+        "out": tmp_path / "out" / "ltsp.img",
+    }
+
+
+def ctx(tftp: Path) -> Context:
+    return Context.from_environment("initrd", {"TFTP_DIR": str(tftp)}, environ={})
+
+
+def build(s: dict[str, Path], *extra: str, output: bool = True) -> list[Segment]:
+    args = ["--etc", str(s["etc"]), "--hooks-dir", str(s["hooks"]), *extra]
+    if "--no-binary" not in extra:
+        args += ["--binary-tree", str(s["tree"])]
+    if output:
+        args += ["--output", str(s["out"])]
+    assert initrd.main(ctx(s["tftp"]), args) == 0
+    path = s["out"] if output else s["tftp"] / "ltsp" / "ltsp.img"
+    return read_image(path.read_bytes())
+
+
+@needs_host_kernel
+def test_layout_of_ltsp_img(setup: dict[str, Path]) -> None:
+    config, binary = build(setup, "--modules-from", "/")
+    assert config.compression == "none" and binary.compression == "gzip"
+    assert config.names() == [
+        "conf",
+        "conf/conf.d",
+        "conf/conf.d/00-ltsp.conf",
+        "etc",
+        "etc/ltsp",
+        "etc/ltsp/ltsp.conf",
+        "etc/ltsp/plugins",
+        "etc/ltsp/plugins/site.py",
+        "scripts",
+        "scripts/init-bottom",
+        "scripts/init-bottom/ltsp",
+    ]
+    assert config.by_name()["conf/conf.d/00-ltsp.conf"].data == b"ltsp_hook=1\n"
+    assert config.by_name()["scripts/init-bottom/ltsp"].mode & 0o777 == 0o755
+    members = binary.by_name()
+    tree = setup["tree"]
+    assert members["usr/lib/ltsp/ltsp"].data == (tree / "ltsp").read_bytes()
+    assert members["usr/lib/ltsp/ltsp"].mode & 0o111
+    assert members["usr/lib/ltsp/_internal/python3.11/mod.so"].data == b"mod"
+    assert members["usr/lib/ltsp/_internal/libz.so"].data == b"libpython.so"  # symlink kept
+    mods = sorted(
+        n.rsplit("/", 1)[1] for n in members if n.startswith(f"usr/lib/ltsp/modules/{KVER}/")
+    )
+    assert mods == sorted(
+        ["cdrom.ko", "isofs.ko", "loop.ko", "modules.dep", "nbd.ko", "overlay.ko", "squashfs.ko"]
+    )
+    dep = members[f"usr/lib/ltsp/modules/{KVER}/modules.dep"].data.decode()
+    assert "isofs.ko: cdrom.ko\n" in dep and "squashfs.ko:\n" in dep
+    real = HOST_MODULES / "kernel/fs/squashfs/squashfs.ko"
+    assert members[f"usr/lib/ltsp/modules/{KVER}/squashfs.ko"].data == real.read_bytes()
+
+
+def test_default_output_is_tftp_dir_and_no_binary_is_small(setup: dict[str, Path]) -> None:
+    segments = build(setup, "--no-binary", output=False)
+    img = setup["tftp"] / "ltsp" / "ltsp.img"
+    assert img.stat().st_size < 2**20
+    assert img.stat().st_mode & 0o777 == 0o644
+    assert len(segments) == 1
+    assert not any(n.startswith("usr/") for n in segments[0].names())
+    listing = subprocess.run(
+        ["cpio", "-t", "--quiet"], stdin=img.open("rb"), capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert listing == segments[0].names()
+
+
+def test_uncompressed_option_gives_plain_cpio_segments(setup: dict[str, Path]) -> None:
+    segments = build(setup, "--compress", "none")
+    assert [s.compression for s in segments] == ["none", "none"]
+
+
+def test_republishing_same_input_gives_same_bytes(setup: dict[str, Path]) -> None:
+    build(setup)
+    first = setup["out"].read_bytes()
+    (setup["etc"] / "ltsp.conf").touch()
+    build(setup)
+    assert setup["out"].read_bytes() == first
+    (setup["etc"] / "ltsp.conf").write_text("[clients]\nHOSTNAME=other\n")
+    build(setup)
+    assert setup["out"].read_bytes() != first
+
+
+def test_failed_write_leaves_the_old_image(
+    setup: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    setup["out"].parent.mkdir(parents=True)
+    setup["out"].write_bytes(b"old image")
+    calls = {"n": 0}
+    real_chunks = cpio._chunks
+
+    def failing_chunks(entry: cpio.Entry):  # type: ignore[no-untyped-def]
+        calls["n"] += 1
+        if calls["n"] > 2:
+            raise OSError(28, "No space left on device")
+        yield from real_chunks(entry)
+
+    monkeypatch.setattr(cpio, "_chunks", failing_chunks)
+    with pytest.raises(LtspError, match="No space left") as info:
+        build(setup)
+    assert "unchanged" in info.value.hint
+    assert setup["out"].read_bytes() == b"old image"
+    assert [p.name for p in setup["out"].parent.iterdir()] == ["ltsp.img"]
+
+
+def test_tree_not_built_for_usr_lib_ltsp_is_refused(setup: dict[str, Path], tmp_path: Path) -> None:
+    bad = fake_binary_tree(tmp_path / "bad", interp="/lib64/ld-linux-x86-64.so.2")
+    with pytest.raises(LtspError, match="not one under /usr/lib/ltsp"):
+        initrd.main(
+            ctx(setup["tftp"]), ["--binary-tree", str(bad), "--hooks-dir", str(setup["hooks"])]
+        )
+    with pytest.raises(LtspError, match="not a frozen ltsp tree"):
+        initrd.main(
+            ctx(setup["tftp"]), ["--binary-tree", str(tmp_path), "--hooks-dir", str(setup["hooks"])]
+        )
+
+
+def test_missing_hook_is_an_error(setup: dict[str, Path], tmp_path: Path) -> None:
+    with pytest.raises(LtspError, match=r"ltsp\.conf is missing"):
+        initrd.main(ctx(setup["tftp"]), ["--no-binary", "--hooks-dir", str(tmp_path)])
+
+
+def test_broken_ltsp_conf_refuses_to_publish(
+    setup: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Uses the config checker's `validate_file(path) -> problems` when it exists."""
+    checker = types.ModuleType("ltsp_client.config.validate")
+    checker.validate_file = lambda path: [f"{path}:2: HOSTNAME: bad value"]  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "ltsp_client.config.validate", checker)
+    with pytest.raises(ConfigError, match=r"ltsp.conf:2: HOSTNAME: bad value"):
+        build(setup)
+    assert not setup["out"].exists()
+
+
+@needs_host_kernel
+def test_module_selection_against_the_host_kernel() -> None:
+    chosen = initrd.select_modules(HOST_MODULES)
+    assert chosen.kver == KVER
+    names = [f.rsplit("/", 1)[1] for f in chosen.files]
+    assert sorted(names) == sorted(
+        ["squashfs.ko", "overlay.ko", "loop.ko", "isofs.ko", "cdrom.ko", "nbd.ko"]
+    )
+    assert names.index("cdrom.ko") < names.index("isofs.ko")
+    assert all((HOST_MODULES / f).is_file() for f in chosen.files)
+    assert chosen.builtin == () and chosen.missing == ()
+    first_builtin = (HOST_MODULES / "modules.builtin").read_text().split()[0]
+    builtin_name = initrd.module_name(first_builtin)
+    other = initrd.select_modules(HOST_MODULES, wanted=[builtin_name, "no_such_mod"])
+    assert other.files == () and other.builtin == (builtin_name,)
+    assert other.missing == ("no_such_mod",)
+
+
+def test_builtin_modules_are_not_copied(tmp_path: Path) -> None:
+    moddir = tmp_path / "lib/modules/9.9.9"
+    (moddir / "kernel/fs").mkdir(parents=True)
+    (moddir / "modules.dep").write_text(
+        "kernel/fs/squashfs.ko.xz:\nkernel/fs/a-b.ko.xz: kernel/fs/c.ko.xz kernel/fs/d.ko.xz\n"
+    )
+    (moddir / "modules.builtin").write_text("kernel/fs/overlayfs/overlay.ko\n")
+    chosen = initrd.select_modules(moddir, wanted=["squashfs", "overlay", "a_b"])
+    assert chosen.files == (
+        "kernel/fs/squashfs.ko.xz",
+        "kernel/fs/d.ko.xz",
+        "kernel/fs/c.ko.xz",
+        "kernel/fs/a-b.ko.xz",
+    )
+    assert chosen.builtin == ("overlay",)
+    assert initrd.kernel_module_dirs(tmp_path) == [moddir]
