@@ -17,6 +17,7 @@ from __future__ import annotations
 import importlib.util
 import logging
 import os
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -107,16 +108,20 @@ def _import_dropin(path: Path) -> tuple[list[type[Plugin]], LoadProblem | None]:
     if spec is None or spec.loader is None:
         return [], LoadProblem(path, "cannot be loaded as a Python module")
     module = importlib.util.module_from_spec(spec)
+    # registered like any import, so dataclasses and pickling in the drop-in work
+    sys.modules[module_name] = module
     with collecting() as found:
         try:
             spec.loader.exec_module(module)
         except SyntaxError as exc:
+            del sys.modules[module_name]
             return [], LoadProblem(
                 path,
                 f"syntax error at line {exc.lineno}: {exc.msg}",
                 hint=f"fix it, or check it with `python3 -m py_compile {path.name}`",
             )
         except (Exception, SystemExit) as exc:
+            del sys.modules[module_name]
             return [], LoadProblem(
                 path,
                 f"failed to import: {type(exc).__name__}: {exc}",

@@ -127,3 +127,29 @@ def test_nothing_omitted_by_default_or_by_other_names() -> None:
     assert omitted(registry, config()) == {}
     assert omitted(registry, config(OMIT_FUNCTIONS="various_main config_machine_id")) == {}
     assert omitted(registry, config(OMIT_PLUGINS="no-such-plugin")) == {}
+
+
+def test_dropin_may_use_dataclasses(tmp_path: Path) -> None:
+    text = '''
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ltsp_client.plugins.base import Plugin, PluginContext
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+
+
+class Kiosk(Plugin, name="kiosk", order=56):
+    """Uses a dataclass, which needs the module in sys.modules."""
+
+    def apply(self, ctx: PluginContext) -> None:
+        ctx.path("/etc/kiosk").write_text(Setting("on").name)
+'''
+    (plugins_dir(tmp_path) / "kiosk.py").write_text(text)
+    loaded = load(tmp_path)
+    assert loaded.problems == ()
+    assert "kiosk" in loaded.registry
