@@ -2,25 +2,21 @@
 
 After initramfs-tools or dracut they are already there (moved into the new
 root); the kernel's `init=` path and some containers leave them to us.
-mount(2) is called through ctypes with CDLL(None): `ctypes.util.find_library`
-would spawn ldconfig, and no mount binary is needed.
+mount(2) comes from init/mounts.py (ctypes, no mount binary needed).
 """
 
 from __future__ import annotations
 
-import ctypes
+import errno
 import os
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from ltsp_client.errors import LtspError
+from ltsp_client.init import mounts
+from ltsp_client.init.mounts import MS_NODEV, MS_NOEXEC, MS_NOSUID
 from ltsp_client.paths import under
-
-MS_NOSUID = 0x2
-MS_NODEV = 0x4
-MS_NOEXEC = 0x8
 
 
 @dataclass(frozen=True)
@@ -39,48 +35,19 @@ KERNEL_FILESYSTEMS = (
 )
 
 Mounter = Callable[[str, Path, str, int, str], None]
+MOUNTINFO = Path("/proc/self/mountinfo")
 
 
 def mount(source: str, target: Path, fstype: str, flags: int, options: str) -> None:
     """mount(2); raises OSError with the errno."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    result = libc.mount(
-        source.encode(),
-        os.fsencode(target),
-        fstype.encode(),
-        ctypes.c_ulong(flags),
-        options.encode() if options else None,
-    )
-    if result != 0:
-        err = ctypes.get_errno()
-        raise OSError(err, os.strerror(err), str(target))
-
-
-def mount_points(mountinfo: Path = Path("/proc/self/mountinfo")) -> set[str] | None:
-    """Our mount points from mountinfo (None when /proc is not mounted yet)."""
-    try:
-        text = mountinfo.read_text(encoding="utf-8", errors="surrogateescape")
-    except OSError:
-        return None
-    points = set()
-    for line in text.splitlines():
-        fields = line.split()
-        if len(fields) > 4:
-            points.add(_unescape(fields[4]))
-    return points
-
-
-def _unescape(field: str) -> str:
-    """mountinfo writes space, tab, newline and backslash as octal escapes (\\040...)."""
-    return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m[1], 8)), field)
+    mounts.mount(source, target, fstype, flags=flags, data=options)
 
 
 def is_mounted(target: Path) -> bool:
-    """Mountinfo when /proc is there (it also sees bind mounts), else a stat comparison."""
-    points = mount_points()
-    if points is None:
+    """The mount table when /proc is there (it also sees bind mounts), else a stat comparison."""
+    if not MOUNTINFO.exists():
         return os.path.ismount(target)
-    return os.path.realpath(target) in points
+    return mounts.is_mounted(os.path.realpath(target))
 
 
 def ensure(root: Path, *, mounter: Mounter = mount) -> list[str]:
@@ -94,9 +61,12 @@ def ensure(root: Path, *, mounter: Mounter = mount) -> list[str]:
             target.mkdir(mode=0o755, parents=True, exist_ok=True)
             mounter(fs.fstype, target, fs.fstype, fs.flags, fs.options)
         except OSError as exc:
+            reason = os.strerror(exc.errno) if exc.errno else str(exc)
             raise LtspError(
-                f"cannot mount {fs.fstype} on {target}: {exc.strerror}",
-                hint=f"the kernel needs {fs.fstype} support (and /dev needs CONFIG_DEVTMPFS)",
+                f"cannot mount {fs.fstype} on {target}: {reason}",
+                hint=f"the kernel needs {fs.fstype} support (and /dev needs CONFIG_DEVTMPFS)"
+                if exc.errno in (errno.ENODEV, None)
+                else "",
             ) from exc
         mounted.append(fs.target)
     return mounted

@@ -11,16 +11,6 @@ from ltsp_client.errors import LtspError
 from ltsp_client.init import kernelfs
 
 
-def test_mountinfo_paths_are_unescaped(tmp_path: Path) -> None:
-    info = tmp_path / "mountinfo"
-    info.write_text(
-        "22 1 0:21 / /proc rw,nosuid - proc proc rw\n"
-        "90 22 254:0 /x /mnt/with\\040space rw - ext4 /dev/vda rw\n"
-    )
-    assert kernelfs.mount_points(info) == {"/proc", "/mnt/with space"}
-    assert kernelfs.mount_points(tmp_path / "missing") is None
-
-
 def test_real_mounts_are_seen(tmp_path: Path) -> None:
     assert kernelfs.is_mounted(Path("/proc"))
     assert not kernelfs.is_mounted(tmp_path)

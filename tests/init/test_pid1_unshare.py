@@ -31,6 +31,15 @@ root=$(dirname "$(dirname "$0")")
 } > "$root/result"
 """
 
+# The boot NIC given as upstream's environment overrides: lo exists in every namespace.
+ENV = {
+    "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+    "PYTHONPATH": str(ROOT_DIR),
+    "DEVICE": "lo",
+    "IP_ADDRESS": "127.0.0.1",
+    "MAC_ADDRESS": "52:54:00:12:34:56",
+}
+
 pytestmark = [
     pytest.mark.root,
     pytest.mark.skipif(os.geteuid() != 0, reason="needs root for namespaces and mounts"),
@@ -48,15 +57,7 @@ def test_real_pid1_in_a_pid_namespace(tmp_path: Path) -> None:
     saved.write_text(REAL_INIT)
     saved.chmod(0o755)
     (root / "sbin/init").symlink_to("/usr/lib/ltsp/ltsp")
-    env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "PYTHONPATH": str(ROOT_DIR),
-        "DEVICE": "lo",
-        "IP_ADDRESS": "127.0.0.1",
-        "MAC_ADDRESS": "52:54:00:12:34:56",
-        "LD_LIBRARY_PATH": "/should/not/leak",
-        "LD_LIBRARY_PATH_ORIG": "",
-    }
+    env = {**ENV, "LD_LIBRARY_PATH": "/should/not/leak", "LD_LIBRARY_PATH_ORIG": ""}
     argv = ["unshare", "--pid", "--fork", "--mount", "--propagation", "private"]
     argv += [sys.executable, "-m", "ltsp_client", "init", "--root", str(root), "--", "splash"]
     proc = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=60, check=False)
@@ -88,13 +89,7 @@ def test_events_survive_when_run_is_already_there(tmp_path: Path) -> None:
     saved.write_text("#!/bin/sh\nexit 0\n")
     saved.chmod(0o755)
     (root / "sbin/init").symlink_to("/usr/lib/ltsp/ltsp")
-    env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "PYTHONPATH": str(ROOT_DIR),
-        "DEVICE": "lo",
-        "IP_ADDRESS": "127.0.0.1",
-        "MAC_ADDRESS": "52:54:00:12:34:56",
-    }
+    env = ENV
     script = f'mount --bind {run_dir} {root}/run && exec "$@"'
     argv = ["unshare", "--pid", "--fork", "--mount", "--propagation", "private", "sh", "-c"]
     argv += [script, "sh", sys.executable, "-m", "ltsp_client", "init", "--root", str(root)]

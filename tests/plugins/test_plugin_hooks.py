@@ -157,3 +157,32 @@ def test_events_recorded(tmp_path: Path, events_file: Path) -> None:
         ("hooks:POST_INIT", "start"),
         ("hooks:POST_INIT", "end"),
     ]
+
+
+def test_sections_of_a_real_ltsp_conf(tmp_path: Path) -> None:
+    """Section bodies as the real loader gives them: shell lines, assignments, INCLUDE."""
+    from ltsp_client.config import Identity, evaluate
+
+    out = tmp_path / "calls"
+    (tmp_path / "ltsp.conf").write_text(
+        "[clients]\n"
+        'POST_INIT_X="section_set_root_hash"\n'
+        "\n"
+        "[set_root_hash]\n"
+        "GREETING=hello\n"
+        f'echo "$GREETING $HOSTNAME" >> {out}\n'
+        "INCLUDE=crt_monitor\n"
+        "\n"
+        "[crt_monitor]\n"
+        f"echo crt >> {out}\n"
+    )
+    config = evaluate(
+        applet="init",
+        identity=Identity(mac=FACTS.mac_address, ip=FACTS.ip_address),
+        is_client=True,
+        config_dir=tmp_path,
+        environ={},
+    )
+    result = hooks(config, tmp_path)
+    assert result is not None and result.ok, result
+    assert out.read_text() == "hello exported20\ncrt\n"
