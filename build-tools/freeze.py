@@ -9,6 +9,7 @@ A build is skipped when nothing that goes into it changed (see `inputs_digest`).
 from __future__ import annotations
 
 import argparse
+import fcntl
 import hashlib
 import importlib.metadata
 import os
@@ -161,10 +162,17 @@ def main() -> int:
                 f"freeze: {tool} is missing: apt-get install {tool} (scripts/deps/apt-freeze.txt)"
             )
     out.parent.mkdir(parents=True, exist_ok=True)
+    # one build at a time (parallel test runs share dist/ and build/freeze)
+    with out.with_name(out.name + ".lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return freeze(out, args.install_dir, force=args.force)
+
+
+def freeze(out: Path, install_dir: str, *, force: bool) -> int:
     stamp = out.with_name(out.name + ".stamp")
-    digest = inputs_digest(args.install_dir)
+    digest = inputs_digest(install_dir)
     if (
-        not args.force
+        not force
         and (out / "ltsp").exists()
         and stamp.exists()
         and stamp.read_text().strip() == digest
@@ -174,7 +182,7 @@ def main() -> int:
         return 0
     started = time.monotonic()
     stamp.unlink(missing_ok=True)
-    build(out, args.install_dir)
+    build(out, install_dir)
     stamp.write_text(digest + "\n")
     log(f"built {out} in {time.monotonic() - started:.1f}s")
     print(out)
