@@ -366,3 +366,30 @@ def test_break_opens_a_shell_before_the_step(
     assert (where, "break") in events(root)
     assert_restored(root)
     assert len(rec.execs) == 1
+
+
+def test_round_trip_with_initrd_bottoms_override_on_a_usrmerged_root(tmp_path: Path) -> None:
+    """Debian 12 layout (/sbin -> usr/sbin, /sbin/init -> /lib/systemd/systemd), overridden
+    by the initramfs stage's real code, then restored by ltsp init: back to the original."""
+    from ltsp_client.init.install import override_init
+
+    root = tmp_path / "root"
+    (root / "usr/sbin").mkdir(parents=True)
+    (root / "usr/lib/systemd").mkdir(parents=True)
+    (root / "etc/ltsp").mkdir(parents=True)
+    (root / "sbin").symlink_to("usr/sbin")
+    (root / "lib").symlink_to("usr/lib")
+    (root / "usr/sbin/init").symlink_to("/lib/systemd/systemd")
+    systemd = root / "usr/lib/systemd/systemd"
+    systemd.write_text(INIT_SCRIPT)
+    systemd.chmod(0o755)
+    before = {p: os.readlink(root / p) for p in ("sbin", "lib", "usr/sbin/init")}
+
+    override_init(root)
+    assert os.readlink(root / "usr/sbin/init") == "/usr/lib/ltsp/ltsp"
+
+    rec = Recorder()
+    assert boot(options(root), deps(tmp_path, rec)) == 0
+    assert {p: os.readlink(root / p) for p in before} == before
+    assert not os.path.lexists(root / "usr/sbin/init.ltsp")
+    assert rec.execs == [[str(systemd), "splash"]]
