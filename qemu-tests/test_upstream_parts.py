@@ -45,6 +45,14 @@ def test_upstream_console_boundaries() -> None:
     assert stages["ltsp pid-1 stage"] == (35.97, 51.54)
 
 
+def test_multi_user_from_systemd_analyze() -> None:
+    # "Startup finished ... = 60.0s" is guest time since the kernel started: +12.12 s offset
+    lines = [x for x in UPSTREAM_LINES if "Multi-User" not in x[1]]
+    tl = timeline.from_console(lines, stack="upstream", method="nfs", startup_seconds=60.0)
+    assert tl.marks["multi_user"] == pytest.approx(72.12)
+    assert timeline.from_console(lines, stack="upstream", method="nfs").total() is None
+
+
 def test_events_placed_on_host_clock() -> None:
     # our stack: the LTSP steps come from events.jsonl (CLOCK_BOOTTIME), shifted by the
     # smallest host-minus-printk difference (12.60 - 0.48 here)

@@ -137,6 +137,7 @@ def from_console(
     stack: str,
     method: str,
     events: Sequence[Mapping[str, object]] = (),
+    startup_seconds: float | None = None,
 ) -> Timeline:
     """Boundaries from serial lines; for our stack the LTSP steps come from events.jsonl.
 
@@ -144,6 +145,11 @@ def from_console(
     exec'd as /sbin/init right after run-init, so switch_root and pid1 coincide
     there (the kernel's first "Not activating Mandatory Access Control" line).
     Its second such line is the exec of systemd.
+
+    multi-user: serial-getty takes ttyS0 over near the end of boot and systemd's own
+    "Reached target" line is often lost, so when the guest report carries systemd-analyze's
+    "Startup finished ... = TOTAL" (`startup_seconds`, guest clock since the kernel started)
+    that placed on the host clock is used, for both stacks alike.
     """
     marks: dict[str, float | None] = {
         name: _first(lines, CONSOLE_MARKERS[name])
@@ -157,8 +163,10 @@ def from_console(
     if second_exec is not None:
         # `ltsp init` execs /sbin/init again: that exec (not systemd's banner) is the boundary
         marks["systemd"] = second_exec
+    offset = clock_offset(lines)
+    if startup_seconds is not None and offset is not None:
+        marks["multi_user"] = round(startup_seconds + offset, 3)
     if events:
-        offset = clock_offset(lines)
         if offset is None:
             notes.append("no printk timestamps on the console: events.jsonl not placed")
         else:

@@ -1,0 +1,166 @@
+"""Upstream LTSP 23.02 booted in the lab: the yardstick (see docs/yardstick.md).
+
+Three boots of one upstream publication (`ltsp image/kernel/initrd/ipxe/dnsmasq/nfs`
+run by lab.upstream), each to systemd multi-user with the guest's report checked:
+
+- NFS, LTSP's default `ltsp.image` method; direct kernel boot with the command line
+  upstream's ltsp.ipxe builds, ltsp.img + the image's initrd.img; DHCP from upstream's
+  generated dnsmasq config (real-DHCP mode).
+- NBD: the same plus the KERNEL_PARAMETERS switch of a [MAC] section (root=/dev/nbd0).
+- proxy DHCP: a foreign DHCP server (busybox udhcpd in the router namespace) hands out
+  the address; dnsmasq, with upstream's generated proxy-mode config, only the boot
+  information; PXE through QEMU's iPXE ROM, which loads upstream's ltsp.ipxe, kernel and
+  initrds over TFTP; then NFS as in the first boot.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from lab import runlog, timeline, upstream
+from lab.netns import LabNetwork
+from lab.report import Report
+from lab.services import Dnsmasq, NbdServer, NfsServer, Udhcpd
+from lab.traffic import TrafficCounter
+from lab.vm import BootResult, boot_client
+
+pytestmark = pytest.mark.qemu
+
+BOOT_TIMEOUT = 300  # s per upstream boot; they take ~70 s under TCG
+NFS_MAC = "52:54:00:67:10:01"
+NBD_MAC = "52:54:00:67:10:02"
+PXE_MAC = "52:54:00:67:10:03"
+# Units allowed to fail in upstream's clients in this lab (none so far).
+KNOWN_FAILED: frozenset[str] = frozenset()
+
+
+@dataclass
+class UpstreamLab:
+    net: LabNetwork
+    run_dir: Path
+    published: upstream.Published
+    traffic: TrafficCounter
+    dnsmasq: Dnsmasq | None = None
+    udhcpd: Udhcpd | None = None
+
+    def use_dhcp(self, *, proxy: bool) -> None:
+        """dnsmasq with upstream's generated config in real-DHCP or proxy mode (+ udhcpd)."""
+        if self.dnsmasq is not None:
+            self.dnsmasq.stop()
+        mode = "proxy" if proxy else "real"
+        self.dnsmasq = Dnsmasq(
+            self.net,
+            self.run_dir / f"dhcp-{mode}",
+            conf_text=upstream.dnsmasq_conf_text(self.published, proxy_dhcp=proxy),
+        )
+        self.dnsmasq.start()
+        if proxy and self.udhcpd is None:
+            self.udhcpd = Udhcpd(self.net, self.run_dir)
+            self.udhcpd.start()
+
+    def boot(self, name: str, mac: str, *, pxe: bool = False, append: str = "") -> BootResult:
+        self.traffic.reset()
+        if pxe:
+            result = boot_client(
+                self.net,
+                run_dir=self.run_dir,
+                name=name,
+                mac=mac,
+                pxe=True,
+                timeout=BOOT_TIMEOUT,
+                markers=timeline.VM_MARKERS,
+            )
+        else:
+            kernel, initrds = upstream.direct_boot_files(self.published)
+            result = boot_client(
+                self.net,
+                run_dir=self.run_dir,
+                name=name,
+                mac=mac,
+                kernel=kernel,
+                initrds=initrds,
+                append=append,
+                timeout=BOOT_TIMEOUT,
+                markers=timeline.VM_MARKERS,
+            )
+        tl = timeline.from_console(
+            result.lines,
+            stack="upstream",
+            method=name,
+            startup_seconds=result.report.startup_seconds if result.report else None,
+        )
+        tl.served = self.traffic.read()
+        (self.run_dir / f"{name}.timeline.txt").write_text(
+            timeline.boundaries_table([tl]) + "\n" + timeline.table([tl])
+        )
+        return result
+
+
+@pytest.fixture(scope="module")
+def lab() -> Iterator[UpstreamLab]:
+    chroot = upstream.build_chroot()
+    run_dir = runlog.new_run_dir("upstream")
+    with LabNetwork(prefix="yrd", clients=1, router=True) as net:
+        published, _ = upstream.publish(
+            net, run_dir, chroot, clients={NBD_MAC: upstream.nbd_kernel_parameters()}
+        )
+        NfsServer(net, run_dir, exports=[published.base_dir]).start()
+        NbdServer(net, run_dir, exports={upstream.IMAGE_NAME: published.image}).start()
+        with TrafficCounter(net) as traffic:
+            yield UpstreamLab(net=net, run_dir=run_dir, published=published, traffic=traffic)
+
+
+def check_report(result: BootResult) -> Report:
+    assert result.ok, result.why()
+    report = result.report
+    assert report is not None, result.why()
+    assert re.fullmatch(r"ltsp\d+", report.hostname), report.summary()
+    root = report.root
+    assert root is not None and root.fstype == "overlay", report.summary()
+    assert set(report.failed_units) <= KNOWN_FAILED, report.summary()
+    assert "client" in report.run_ltsp, report.run_ltsp  # upstream's /run/ltsp/client
+    return report
+
+
+def _fstypes(report: Report) -> dict[str, set[str]]:
+    found: dict[str, set[str]] = {}
+    for m in report.mounts:
+        found.setdefault(m.fstype, set()).add(m.source)
+    return found
+
+
+def test_upstream_nfs(lab: UpstreamLab) -> None:
+    lab.use_dhcp(proxy=False)
+    result = lab.boot("nfs", NFS_MAC, append=lab.published.nfs_cmdline(NFS_MAC))
+    report = check_report(result)
+    # the image file is loop-mounted from the NFS export (which upstream then detaches)
+    assert any(s.startswith("/dev/loop") for s in _fstypes(report).get("squashfs", ())), (
+        report.mounts
+    )
+    assert "ltsp.image=images/x86_64.img" in report.cmdline
+
+
+def test_upstream_nbd(lab: UpstreamLab) -> None:
+    lab.use_dhcp(proxy=False)
+    result = lab.boot("nbd", NBD_MAC, append=lab.published.nbd_cmdline(NBD_MAC))
+    report = check_report(result)
+    mounts = _fstypes(report)
+    assert "/dev/nbd0" in mounts.get("squashfs", set()), report.mounts
+    assert "nfs" not in mounts, report.mounts
+
+
+def test_upstream_proxy_dhcp_pxe(lab: UpstreamLab) -> None:
+    lab.use_dhcp(proxy=True)
+    result = lab.boot("proxy-pxe", PXE_MAC, pxe=True)
+    report = check_report(result)
+    assert "squashfs" in _fstypes(report), report.mounts
+    # iPXE got its address from the foreign server (udhcpd, 192.168.67.50-60) ...
+    ipxe_lines = result.grep(r"^net0: 192\.168\.67\.")
+    assert ipxe_lines and re.search(r"192\.168\.67\.(5\d|60)/", ipxe_lines[0]), ipxe_lines
+    # ... and its boot script from upstream's proxy-DHCP dnsmasq over TFTP
+    assert result.grep(r"ltsp/ltsp\.ipxe"), result.why()
+    assert lab.dnsmasq is not None and not lab.dnsmasq.leases()
