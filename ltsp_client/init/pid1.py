@@ -149,7 +149,9 @@ def main(ctx: Context, args: list[str]) -> int:
     """`ltsp init`. As pid 1 this never returns unless exec'ing the real init failed."""
     options = parse_args(args)
     if options is None:
-        return 0
+        if os.getpid() != 1:
+            return 0
+        options = Options(init_args=tuple(args))  # pid 1 must not exit: --help is init's
     return boot(options, Deps())
 
 
