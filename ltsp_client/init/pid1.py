@@ -307,15 +307,11 @@ def restore_init(root: Path) -> Path | None:
     return None
 
 
-def exec_path(root: Path, path: Path) -> Path:
-    """`path` with symlinks resolved inside `root` (a no-op when root is /)."""
-    for _ in range(40):
-        if not path.is_symlink():
-            return path
-        target = os.readlink(path)
-        inside = target if target.startswith("/") else str(path.parent.relative_to(root) / target)
-        path = resolve_in_root(root, "/" + inside.lstrip("/"))
-    return path
+def resolve_all(root: Path, path: Path) -> Path:
+    """A path under `root` with its symlinks followed inside `root` (for --root runs)."""
+    from ltsp_client.plugins.rootpath import inside
+
+    return inside(root, "/" + str(path.relative_to(root)))
 
 
 def init_candidates(root: Path, restored: Path | None) -> list[Path]:
@@ -347,7 +343,7 @@ def hand_over(options: Options, deps: Deps) -> int:
         try:
             events.write(step="exec-init", event="exec", path=str(target))
             deps.prepare_exec()
-            path = target if options.root == Path("/") else exec_path(options.root, target)
+            path = target if options.root == Path("/") else resolve_all(options.root, target)
             deps.exec([str(path), *options.init_args])
             return 0  # only a test's exec returns
         except BaseException as exc:

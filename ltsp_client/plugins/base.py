@@ -20,7 +20,7 @@ from typing import ClassVar, Protocol
 
 from ltsp_client.config.model import Config
 from ltsp_client.config.params import Param, register_params
-from ltsp_client.paths import under
+from ltsp_client.plugins.rootpath import inside
 from ltsp_client.run import Runner
 
 # Order bands, as (first, last, meaning): see docs/plugins.md.
@@ -104,8 +104,12 @@ class PluginContext:
     exports: dict[str, str] = field(default_factory=dict)
 
     def path(self, path: str | PurePosixPath) -> Path:
-        """`path` (absolute, as seen by the client) located under the target root."""
-        return under(self.root, path)
+        """`path` (absolute, as the client sees it) under the target root.
+
+        Symlinks are followed inside the root, so writing to the result
+        changes what the client will see, and never a file outside the root.
+        """
+        return inside(self.root, path)
 
     def export(self, key: str, value: str) -> None:
         self.exports[key] = value
