@@ -146,7 +146,7 @@ class Deps:
 
 
 def main(ctx: Context, args: list[str]) -> int:
-    """`ltsp init`. As pid 1 this never returns unless exec'ing the real init failed."""
+    """`ltsp init`. As pid 1 this never returns: it execs the real init, or stays up."""
     options = parse_args(args)
     if options is None:
         if os.getpid() != 1:
@@ -238,6 +238,7 @@ def configure(options: Options, deps: Deps) -> None:
             exports=ctx.exports,
             output=hook_output,
         )
+        reap_orphans()
         if result is not None and result.error is not None:
             log.warning("%s", result.error)
             if strict:
