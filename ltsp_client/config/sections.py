@@ -252,6 +252,8 @@ def _run(state: Evaluation, conf: ConfFile, target: Section, values: list[str]) 
     if section is None:  # a pattern whose function another file replaced: cannot happen
         return
     state.variables[ident] = "1"
+    if ident in state.assigned:  # the admin used the guard's name as a variable
+        state.assigned[ident] = "1"
     state.sections_run.append(section.name)
     for item in section.items:
         if isinstance(item, Include):
