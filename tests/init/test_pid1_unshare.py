@@ -18,8 +18,16 @@ import pytest
 
 ROOT_DIR = Path(__file__).resolve().parents[2]
 REAL_INIT = """#!/bin/sh
-root=$(dirname "$(dirname "$0")")
+# Count zombies first, with builtins only: the shell's own waits would reap them.
+root=${0%/sbin/init}
+zombies=0
+for stat in "$root"/proc/[0-9]*/stat; do
+  read -r line < "$stat" || continue
+  state=${line##*) }
+  case "$state" in Z*) zombies=$((zombies + 1)) ;; esac
+done
 {
+  echo "zombies=$zombies"
   echo "pid=$$"
   echo "args=$*"
   echo "ld=${LD_LIBRARY_PATH-unset}"
@@ -51,7 +59,10 @@ def test_real_pid1_in_a_pid_namespace(tmp_path: Path) -> None:
     root = tmp_path / "root"
     (root / "sbin").mkdir(parents=True)
     (root / "etc/ltsp").mkdir(parents=True)
-    (root / "etc/ltsp/ltsp.conf").write_text("[clients]\nHOSTNAME=pc%{IP}\n")
+    # the hook leaves an orphan that exits at once: pid 1 must reap it
+    (root / "etc/ltsp/ltsp.conf").write_text(
+        '[clients]\nHOSTNAME=pc%{IP}\nPOST_INIT_1="(true &); sleep 0.3"\n'
+    )
     (root / "etc/hosts").write_text("127.0.0.1\tlocalhost\n")
     saved = root / "sbin/init.ltsp"
     saved.write_text(REAL_INIT)
@@ -59,7 +70,8 @@ def test_real_pid1_in_a_pid_namespace(tmp_path: Path) -> None:
     (root / "sbin/init").symlink_to("/usr/lib/ltsp/ltsp")
     env = {**ENV, "LD_LIBRARY_PATH": "/should/not/leak", "LD_LIBRARY_PATH_ORIG": ""}
     argv = ["unshare", "--pid", "--fork", "--mount", "--propagation", "private"]
-    argv += [sys.executable, "-m", "ltsp_client", "init", "--root", str(root), "--", "splash"]
+    argv += [sys.executable, "-m", "ltsp_client", "init", "--root", str(root), "--hooks"]
+    argv += ["--", "splash"]
     proc = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=60, check=False)
     assert proc.returncode == 0, proc.stderr
     result = dict(line.split("=", 1) for line in (root / "result").read_text().splitlines())
@@ -68,6 +80,7 @@ def test_real_pid1_in_a_pid_namespace(tmp_path: Path) -> None:
     assert result["ld"] == "unset"
     assert {result.get(k) for k in ("proc", "sys", "dev")} == {"mounted"}
     assert result["marker"] == "yes"
+    assert result["zombies"] == "0"
     assert (root / "sbin/init").read_text() == REAL_INIT
     assert not os.path.lexists(saved)
     # 127.0.0.1/8 on lo: host part 1
