@@ -166,15 +166,19 @@ def boot(options: Options, deps: Deps) -> int:
     if deps.is_pid1:
         # Ctrl-Alt-Del sends SIGINT to pid 1; a KeyboardInterrupt here would panic the kernel.
         signal.signal(signal.SIGINT, signal.SIG_IGN)
+    summary = "not run"
     try:
-        configure(options, deps)
+        summary = configure(options, deps)
     except BaseException as exc:
         report_fatal(exc, options.root, deps.kmsg)
-    return hand_over(options, deps)
+    return hand_over(options, deps, summary)
 
 
-def configure(options: Options, deps: Deps) -> None:
-    """Everything before the hand-over; any exception here is reported as FATAL by boot()."""
+def configure(options: Options, deps: Deps) -> str:
+    """Everything before the hand-over; any exception here is reported as FATAL by boot().
+
+    Returns the plugin outcomes in one line, for the console.
+    """
     from ltsp_client import log as logsetup
     from ltsp_client.config.model import Identity
     from ltsp_client.init import cmdline, kernelfs
@@ -252,6 +256,7 @@ def configure(options: Options, deps: Deps) -> None:
     log.info("plugins: %s", summary.describe())
     hook("POST")
     breaker("restore-init")
+    return summary.describe()
 
 
 def is_strict(config: Config, environ: Mapping[str, str]) -> bool:
@@ -330,7 +335,7 @@ def init_candidates(root: Path, restored: Path | None) -> list[Path]:
     return found
 
 
-def hand_over(options: Options, deps: Deps) -> int:
+def hand_over(options: Options, deps: Deps, summary: str = "") -> int:
     """Restore and exec the real init. Returns only if nothing could be exec'd."""
     restored: Path | None = None
     try:
@@ -343,6 +348,8 @@ def hand_over(options: Options, deps: Deps) -> int:
         tried.append(str(target))
         try:
             events.write(step="exec-init", event="exec", path=str(target))
+            # one line on the console and in the journal (kmsg), like initrd-bottom's
+            Console(kmsg=deps.kmsg).say(f"ltsp init: {summary}; exec {target}", level=5)
             deps.prepare_exec()
             path = target if options.root == Path("/") else resolve_all(options.root, target)
             deps.exec([str(path), *options.init_args])
