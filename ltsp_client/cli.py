@@ -7,6 +7,8 @@ boot, where every import is paid for by every client.
 from __future__ import annotations
 
 import importlib
+import logging
+import os
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -188,3 +190,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"ltsp {applet}: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # never a bare traceback for an admin; pid 1 must go on booting
+        logging.getLogger("ltsp").debug("internal error", exc_info=True)
+        print(f"ltsp {applet}: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        if os.getpid() == 1:
+            exec_saved_init()
+        return 70
+
+
+def exec_saved_init() -> None:
+    """Last resort for pid 1 when even the init applet failed to load: start the real init."""
+    for candidate in ("/sbin/init.ltsp", "/lib/systemd/systemd", "/usr/lib/systemd/systemd"):
+        if os.access(candidate, os.X_OK):
+            print(f"ltsp init: FATAL: starting {candidate} directly", file=sys.stderr)
+            try:
+                from ltsp_client.run import exec_clean
+
+                exec_clean([candidate, *sys.argv[1:]])
+            except OSError:
+                continue

@@ -62,6 +62,8 @@ def setup(
     root = logging.getLogger()
     root.handlers.clear()
     root.setLevel(logging.DEBUG)
+    # pyroute2 logs every netlink message at DEBUG: hundreds of lines per boot
+    logging.getLogger("pyroute2").setLevel(logging.INFO)
     console = logging.StreamHandler(sys.stderr)
     console.setLevel(logging.DEBUG if verbose else logging.WARNING)
     console.setFormatter(logging.Formatter("ltsp: %(message)s"))
