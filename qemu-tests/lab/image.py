@@ -48,6 +48,7 @@ BASE_PACKAGES = (
     "initramfs-tools",
     "nbd-client",
     "zstd",
+    "busybox",
 )
 RECIPE_VERSION = 1  # bump when the build steps below change
 DEFAULT_COMP = "zstd -Xcompression-level 3"
@@ -56,16 +57,36 @@ OVERLAY_SCRIPT = r"""#!/bin/sh
 # ltsp QEMU lab: with lab.overlay on the command line, keep the (read-only) root as the
 # lower layer of an overlay whose upper layer is a tmpfs, as a netbooted client does.
 case "$1" in prereqs) exit 0 ;; esac
-grep -qw lab.overlay /proc/cmdline || exit 0
+case " $(cat /proc/cmdline) " in *" lab.overlay "*) ;; *) exit 0 ;; esac
 modprobe overlay 2>/dev/null
-mkdir -p /run/lab-root/lower /run/lab-root/rw
-mount -n -o move "${rootmnt:?}" /run/lab-root/lower
-mount -t tmpfs -o mode=0755 lab-rw /run/lab-root/rw
-mkdir -p /run/lab-root/rw/upper /run/lab-root/rw/work
 d=/run/lab-root
+mkdir -p "$d/lower" "$d/rw"
+mount -n -o move "${rootmnt:?}" "$d/lower"
+mount -t tmpfs -o mode=0755 lab-rw "$d/rw"
+mkdir -p "$d/rw/upper" "$d/rw/work"
 mount -t overlay -o "lowerdir=$d/lower,upperdir=$d/rw/upper,workdir=$d/rw/work" lab-root "$rootmnt"
-lower=$(awk '$2 == "/run/lab-root/lower" {print $3 ":" $1}' /proc/mounts)
-echo "lab-overlay: tmpfs overlay over $lower" > /dev/kmsg
+echo "lab-overlay: tmpfs overlay on $rootmnt over $d/lower" > /dev/kmsg
+"""
+
+# klibc ipconfig loses its first DHCP round when it sends before the NIC has carrier
+# (qemu-lab.md, trap 3); with lab.netup the links are up (and have carrier) before it runs.
+NETUP_SCRIPT = r"""#!/bin/sh
+# ltsp QEMU lab: with lab.netup on the command line, set the NICs up before ipconfig runs.
+case "$1" in prereqs) exit 0 ;; esac
+case " $(cat /proc/cmdline) " in *" lab.netup "*) ;; *) exit 0 ;; esac
+for dev in /sys/class/net/*; do
+    name=${dev##*/}
+    [ "$name" = lo ] && continue
+    ip link set "$name" up 2>/dev/null
+done
+i=0
+while [ "$i" -lt 40 ]; do
+    for dev in /sys/class/net/*; do
+        [ "$(cat "$dev/carrier" 2>/dev/null)" = 1 ] && [ "${dev##*/}" != lo ] && exit 0
+    done
+    sleep 0.05
+    i=$((i + 1))
+done
 """
 
 TTYS1_AUTOLOGIN = """[Service]
@@ -103,6 +124,7 @@ def recipe(variant: str, extra_packages: Sequence[str], mirror: str) -> dict[str
         "report": REPORT_SCRIPT,
         "unit": REPORT_UNIT,
         "overlay": OVERLAY_SCRIPT,
+        "netup": NETUP_SCRIPT,
         "ttyS1": TTYS1_AUTOLOGIN,
     }
 
@@ -194,6 +216,10 @@ def _customise(root: Path) -> None:
     overlay.parent.mkdir(parents=True, exist_ok=True)
     overlay.write_text(OVERLAY_SCRIPT)
     overlay.chmod(0o755)
+    netup = root / "etc/initramfs-tools/scripts/init-premount/lab-netup"
+    netup.parent.mkdir(parents=True, exist_ok=True)
+    netup.write_text(NETUP_SCRIPT)
+    netup.chmod(0o755)
     modules = root / "etc/initramfs-tools/modules"
     with modules.open("a") as f:
         f.write(
@@ -325,9 +351,12 @@ def publish(variant: str = "base", extra_packages: Sequence[str] = ()) -> Publis
 
 def nbd_append(export: str = "lab", server: str = SERVER_IP) -> str:
     """Kernel parameters for the image's own initramfs-tools initrd: squashfs root over NBD."""
-    return f"root=/dev/nbd0 nbdroot={server},{export},nbd0 rootfstype=squashfs ip=dhcp lab.overlay"
+    return (
+        f"root=/dev/nbd0 nbdroot={server},{export},nbd0 rootfstype=squashfs "
+        "ip=dhcp lab.overlay lab.netup"
+    )
 
 
 def nfs_append(path: Path, server: str = SERVER_IP) -> str:
     """Kernel parameters for the image's own initrd: the chroot directory over NFSv3 (ro)."""
-    return f"root=/dev/nfs nfsroot={server}:{path},vers=3,tcp ip=dhcp lab.overlay"
+    return f"root=/dev/nfs nfsroot={server}:{path},vers=3,tcp ip=dhcp lab.overlay lab.netup"

@@ -38,7 +38,8 @@ until systemd-analyze >/dev/null 2>&1 || [ "$i" -ge 600 ]; do sleep 0.5; i=$((i+
 echo on > /proc/sys/kernel/printk_devkmsg 2>/dev/null
 echo 7 > /proc/sys/kernel/printk 2>/dev/null
 files="/etc/hostname /etc/fstab /etc/ltsp/ltsp.conf"
-for word in $(cat /proc/cmdline); do
+read -r cmdline < /proc/cmdline
+for word in $cmdline; do
     case $word in lab.report.files=*) files="$files $(echo "${word#*=}" | tr ',' ' ')" ;; esac
 done
 section() { echo "@@ $*"; }

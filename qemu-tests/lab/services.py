@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import shutil
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -434,8 +435,21 @@ class NfsServer(Service):
 # --- HTTP -----------------------------------------------------------------------------------------
 
 
+# `python3 -m http.server` resolves its own address (socket.getfqdn) before it listens; with the
+# lab's default route into the router namespace that DNS query hangs for 10 s. This one does not.
+HTTP_SERVER = """
+import functools, http.server, socketserver, sys
+class Server(http.server.ThreadingHTTPServer):
+    def server_bind(self):
+        socketserver.TCPServer.server_bind(self)
+        self.server_name, self.server_port = self.server_address[:2]
+handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=sys.argv[3])
+Server((sys.argv[1], int(sys.argv[2])), handler).serve_forever()
+"""
+
+
 class HttpServer(Service):
-    """`python3 -m http.server` bound to the server address inside the namespace."""
+    """Python's http.server, bound to the server address inside the namespace."""
 
     name = "http"
 
@@ -452,17 +466,7 @@ class HttpServer(Service):
     def _start(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
         self._spawn(
-            [
-                "python3",
-                "-u",
-                "-m",
-                "http.server",
-                str(self.port),
-                "--bind",
-                SERVER_IP,
-                "--directory",
-                str(self.root),
-            ]
+            [sys.executable, "-u", "-c", HTTP_SERVER, SERVER_IP, str(self.port), str(self.root)]
         )
         wait_until(
             lambda: self._alive() and self._tcp_open(self.port),
