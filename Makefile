@@ -2,7 +2,7 @@
 # `make test`: install what is needed, run the linters and every test (quick and QEMU).
 PYTHON ?= python3
 
-.PHONY: deps demo test quick
+.PHONY: deps demo test quick freeze
 deps:
 	./scripts/install-deps
 
@@ -14,3 +14,7 @@ test: deps
 
 quick:
 	$(PYTHON) -m pytest
+
+# the frozen ltsp binary for /usr/lib/ltsp (dist/ltsp/; skipped when the sources did not change)
+freeze:
+	./build-tools/freeze
