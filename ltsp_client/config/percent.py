@@ -15,37 +15,15 @@ from ltsp_client.config.shellwords import (
     ExpansionError,
     IncompleteError,
     Lexer,
-    Lit,
-    Part,
     ShellSyntaxError,
     Subst,
 )
 
 
-class _HeredocLexer(Lexer):
-    def heredoc(self) -> list[Part]:
-        parts: list[Part] = []
-        while self.pos < len(self.text):
-            ch = self.peek()
-            if ch == "\\" and self.peek(1) in ("$", "`", "\\"):
-                parts.append(Lit(self.peek(1), True))
-                self.pos += 2
-            elif ch == "\\" and self.peek(1) == "\n":
-                self.pos += 2
-            elif ch == "$":
-                parts.append(self.dollar(quoted=True))
-            elif ch == "`":
-                parts.append(self.backticks())
-            else:
-                parts.append(Lit(ch, True))
-                self.pos += 1
-        return parts
-
-
 def expand_percent(template: str, values: Mapping[str, str]) -> str:
     """`pc%{IP}` with IP=20 -> `pc20`; unknown variables expand to ""."""
     try:
-        parts = _HeredocLexer(template.replace("%", "$")).heredoc()
+        parts = Lexer(template.replace("%", "$")).heredoc()
     except (IncompleteError, ShellSyntaxError):
         return template
     expander = Expander(values.get)

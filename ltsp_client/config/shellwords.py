@@ -13,6 +13,8 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from ltsp_client.config.arith import ArithError, evaluate_arith
+
 NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 ASSIGN_RE = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)=")
 BLANKS = " \t"
@@ -148,6 +150,26 @@ class Lexer:
                 parts.append(Lit(ch, quoted))
                 self.pos += 1
         return _merge(parts)
+
+    def heredoc(self) -> list[Part]:
+        """The whole text as a here-document body (and arithmetic) sees it: only `$`,
+        backquotes and backslash before `$`, backquote, backslash or newline are special."""
+        parts: list[Part] = []
+        while self.pos < len(self.text):
+            ch = self.peek()
+            if ch == "\\" and self.peek(1) in ("$", "`", "\\"):
+                parts.append(Lit(self.peek(1), True))
+                self.pos += 2
+            elif ch == "\\" and self.peek(1) == "\n":
+                self.pos += 2
+            elif ch == "$":
+                parts.append(self.dollar(quoted=True))
+            elif ch == "`":
+                parts.append(self.backticks())
+            else:
+                parts.append(Lit(ch, True))
+                self.pos += 1
+        return parts
 
     def double_quoted(self) -> list[Part]:
         parts: list[Part] = []
@@ -348,9 +370,25 @@ class Expander:
         if isinstance(part, Lit):
             return part.text
         if isinstance(part, Subst):
+            if part.text.startswith("$((") and part.text.endswith("))"):
+                value = self.arithmetic(part.text[3:-2])
+                if value is not None:
+                    return value
             self.unexpanded.append(part.text)
             return part.text
         return self.param(part)
+
+    def arithmetic(self, expression: str) -> str | None:
+        """`$((...))`: parameters expanded first, then integer arithmetic; None if the
+        shell would fail or we cannot do it (the caller keeps the text)."""
+        inner = Expander(self.lookup, self.positional)
+        try:
+            text = "".join(inner.part(p) for p in Lexer(expression).heredoc())
+            if inner.unexpanded:
+                return None
+            return str(evaluate_arith(text, self.lookup))
+        except (IncompleteError, ShellSyntaxError, ExpansionError, ArithError):
+            return None
 
     def value(self, name: str) -> str | None:
         if name.isdigit():

@@ -56,7 +56,6 @@ def value(text: str, variables: dict[str, str] | None = None) -> str:
         ("V=%{HOSTNAME}", "%{HOSTNAME}"),
         ("V=$(date +%s)", "$(date +%s)"),
         ("V=`date`", "`date`"),
-        ("V=$((1+2))", "$((1+2))"),
         ("V=$$", "$$"),
         ('V="a\nb"', "a\nb"),
         ("V=a\\\nb", "ab"),
@@ -95,3 +94,21 @@ def test_incomplete(text: str) -> None:
 def test_syntax_errors(text: str) -> None:
     with pytest.raises(ShellSyntaxError):
         lex(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("V=$((1+2))", "3"),
+        ("V=$((N*1000))", "3000"),
+        ("V=$(( -7 / 2 ))$((-7%3))", "-3-1"),
+        ('V="$(($N<<2)) ${N}"', "12 3"),
+        ("V=$((0x10 + 010))", "24"),
+        ("V=$((N > 2 ? 1 : 0))", "1"),
+        ("V=$((1<<63))", "-9223372036854775808"),
+        ("V=$((1/0))", "$((1/0))"),  # the shell aborts; we keep the text
+        ("V=$((N=4))", "$((N=4))"),  # assignments are not supported
+    ],
+)
+def test_arithmetic(text: str, expected: str) -> None:
+    assert value(text) == expected
