@@ -152,45 +152,31 @@ class Lexer:
         return _merge(parts)
 
     def heredoc(self) -> list[Part]:
-        """The whole text as a here-document body (and arithmetic) sees it: only `$`,
-        backquotes and backslash before `$`, backquote, backslash or newline are special."""
-        parts: list[Part] = []
-        while self.pos < len(self.text):
-            ch = self.peek()
-            if ch == "\\" and self.peek(1) in ("$", "`", "\\"):
-                parts.append(Lit(self.peek(1), True))
-                self.pos += 2
-            elif ch == "\\" and self.peek(1) == "\n":
-                self.pos += 2
-            elif ch == "$":
-                parts.append(self.dollar(quoted=True))
-            elif ch == "`":
-                parts.append(self.backticks())
-            else:
-                parts.append(Lit(ch, True))
-                self.pos += 1
-        return parts
+        """The whole text as a here-document body (and arithmetic) sees it."""
+        return self.quoted_body(closing="")
 
     def double_quoted(self) -> list[Part]:
+        return self.quoted_body(closing='"')
+
+    def quoted_body(self, *, closing: str) -> list[Part]:
+        """Text where only `$`, backquotes and a backslash before `$`, backquote,
+        backslash, newline (or the closing quote) are special."""
+        escapable = "$`\\\n" + closing
         parts: list[Part] = []
         while True:
             ch = self.peek()
-            if ch == "":
+            if ch == "" and closing:
                 raise IncompleteError("double quote")
-            if ch == '"':
-                self.pos += 1
+            if ch in ("", closing):
+                self.pos += len(ch)
                 return parts
-            if ch == "\\":
-                nxt = self.peek(1)
-                if nxt == "":
-                    raise IncompleteError("double quote")
-                if nxt in '$`"\\\n':
-                    self.pos += 2
-                    if nxt != "\n":
-                        parts.append(Lit(nxt, True))
-                    continue
-                parts.append(Lit("\\", True))
-                self.pos += 1
+            nxt = self.peek(1)
+            if ch == "\\" and nxt == "" and closing:
+                raise IncompleteError("double quote")
+            if ch == "\\" and nxt and nxt in escapable:
+                self.pos += 2
+                if nxt != "\n":
+                    parts.append(Lit(nxt, True))
             elif ch == "$":
                 parts.append(self.dollar(quoted=True))
             elif ch == "`":

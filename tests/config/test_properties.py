@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ltsp_client.cli import main
-from ltsp_client.config import Identity
+from ltsp_client.config import Identity, expand_percent, parse_kernel_vars
 from ltsp_client.config.command import shell_quote
 from ltsp_client.config.loader import parse_bytes
 from ltsp_client.config.sections import evaluate_files
@@ -144,3 +144,16 @@ def test_generated_configs_evaluate_like_upstream(text: str, client: bool) -> No
         )
     assert not theirs.died, theirs.stderr
     assert diffs == []
+
+
+@given(st.text(alphabet=st.sampled_from(SHELLISH + "%"), max_size=80))
+@settings(max_examples=300, deadline=None)
+def test_expand_percent_never_raises(template: str) -> None:
+    assert isinstance(expand_percent(template, {"IP": "20", "HOSTNAME": "pc01"}), str)
+
+
+@given(st.text(alphabet=st.sampled_from(SHELLISH + "ltsp.="), max_size=120))
+@settings(max_examples=300, deadline=None)
+def test_parse_kernel_vars_never_raises(cmdline: str) -> None:
+    for name in parse_kernel_vars("ltsp.a=1 " + cmdline, {"HOME": "/root"}):
+        assert name and name == name.upper() and "-" not in name
