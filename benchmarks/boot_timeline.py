@@ -1,0 +1,203 @@
+#!/usr/bin/env python3
+"""Boot timeline benchmark: upstream LTSP 23.02 against our stack, in the QEMU lab.
+
+    python3 benchmarks/boot_timeline.py [--rounds N] [--stack upstream,ours]
+        [--method nbd,nfs] [--svg out.svg] [--markdown out.md] [--ram MB]
+
+Both stacks boot the same debootstrapped Debian bookworm base image (upstream's copy
+has the `ltsp` package installed, as upstream requires), alternately, one QEMU at a
+time, by direct kernel boot with ltsp.img + the image's initrd.img, from the same
+server: upstream's generated dnsmasq config (real DHCP), nfs-ganesha, nbd-server.
+Per boot it prints when each stage starts (host clock since QEMU started; guest
+data placed on that clock: our events.jsonl, systemd-analyze) and the bytes the
+server sent, by protocol (nftables counters inside the lab namespace).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "qemu-tests"))
+sys.path.insert(0, str(ROOT))
+
+from lab import LabError, ourstack, runlog, timeline, upstream  # noqa: E402
+from lab.image import build_rootfs  # noqa: E402
+from lab.netns import LabNetwork, install_sigterm_handler  # noqa: E402
+from lab.services import Dnsmasq, NbdServer, NfsServer  # noqa: E402
+from lab.traffic import TrafficCounter  # noqa: E402
+from lab.vm import boot_client  # noqa: E402
+
+STACKS = ("upstream", "ours")
+METHODS = ("nbd", "nfs")
+MACS = {
+    ("upstream", "nbd"): "52:54:00:67:30:01",
+    ("upstream", "nfs"): "52:54:00:67:30:02",
+    ("ours", "nbd"): "52:54:00:67:30:03",
+    ("ours", "nfs"): "52:54:00:67:30:04",
+}
+BOOT_TIMEOUT = {"upstream": 300.0, "ours": 240.0}
+
+
+def _csv(value: str, allowed: tuple[str, ...]) -> list[str]:
+    items = [v.strip() for v in value.split(",") if v.strip()]
+    bad = [v for v in items if v not in allowed]
+    if bad or not items:
+        raise argparse.ArgumentTypeError(f"choose from {','.join(allowed)}")
+    return items
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--rounds", type=int, default=1, help="boots per stack and method")
+    ap.add_argument("--stack", type=lambda v: _csv(v, STACKS), default=list(STACKS))
+    ap.add_argument("--method", type=lambda v: _csv(v, METHODS), default=list(METHODS))
+    ap.add_argument("--svg", type=Path, help="write an SVG timeline here")
+    ap.add_argument("--markdown", type=Path, help="write the markdown tables here")
+    ap.add_argument("--ram", type=int, default=512, help="client RAM in MB (default 512)")
+    ap.add_argument("-v", "--verbose", action="store_true")
+    return ap.parse_args(argv)
+
+
+def summary(timelines: list[timeline.Timeline]) -> str:
+    """Median multi-user time per stack/method (the headline number)."""
+    groups: dict[str, list[float]] = {}
+    for tl in timelines:
+        total = tl.total()
+        if total is not None:
+            groups.setdefault(f"{tl.stack}/{tl.method}", []).append(total)
+    rows = [
+        f"{key}: median {statistics.median(v):.1f} s to multi-user over {len(v)} boot(s)"
+        f" (min {min(v):.1f}, max {max(v):.1f})"
+        for key, v in sorted(groups.items())
+    ]
+    return "\n".join(rows) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING, format="%(name)s: %(message)s"
+    )
+    install_sigterm_handler()
+    stacks: list[str] = args.stack
+    if "ours" in stacks and (missing := ourstack.missing_pieces()):
+        print(f"our stack left out, missing: {'; '.join(missing)}", file=sys.stderr)
+        stacks = [s for s in stacks if s != "ours"]
+    if not stacks:
+        return 1
+    t0 = time.monotonic()
+    base = build_rootfs()
+    run_dir = runlog.new_run_dir("boot-timeline")
+    print(f"run dir: {run_dir}", file=sys.stderr)
+    timelines: list[timeline.Timeline] = []
+    with LabNetwork(prefix="yrd", clients=1, router=True) as net:
+        nfs_exports: list[Path] = []
+        nbd_exports: dict[str, Path] = {}
+        plans: dict[tuple[str, str], tuple[Path, list[Path], str]] = {}
+        if "upstream" in stacks:
+            pub, applet_times = upstream.publish(net, run_dir, upstream.build_chroot(base))
+            print(f"upstream applets (s): {applet_times}", file=sys.stderr)
+            nfs_exports.append(pub.base_dir)
+            nbd_exports[upstream.IMAGE_NAME] = pub.image
+            kernel, initrds = upstream.direct_boot_files(pub)
+            for method in args.method:
+                mac = MACS[("upstream", method)]
+                line = pub.nbd_cmdline(mac) if method == "nbd" else pub.nfs_cmdline(mac)
+                plans[("upstream", method)] = (kernel, initrds, line)
+            dhcp_conf = upstream.dnsmasq_conf_text(pub, proxy_dhcp=False)
+        else:
+            dhcp_conf = ""
+        if "ours" in stacks:
+            ours = ourstack.publish(run_dir, base)
+            nfs_exports.append(ours.base_dir)
+            nbd_exports[ourstack.IMAGE_NAME] = ours.image
+            for method in args.method:
+                mac = MACS[("ours", method)]
+                line = ours.nbd_cmdline(mac) if method == "nbd" else ours.nfs_cmdline(mac)
+                plans[("ours", method)] = (ours.kernel, ours.initrds, line)
+        if dhcp_conf:
+            Dnsmasq(net, run_dir, conf_text=dhcp_conf).start()
+        else:
+            Dnsmasq(net, run_dir, mode="dhcp").start()
+        NfsServer(net, run_dir, exports=nfs_exports).start()
+        NbdServer(net, run_dir, exports=nbd_exports).start()
+        print(f"setup done in {time.monotonic() - t0:.0f} s", file=sys.stderr)
+        with TrafficCounter(net) as traffic:
+            for rnd in range(args.rounds):
+                for method in args.method:
+                    for stack in stacks:
+                        kernel, initrds, line = plans[(stack, method)]
+                        name = f"{stack}-{method}-{rnd + 1}"
+                        traffic.reset()
+                        result = boot_client(
+                            net,
+                            run_dir=run_dir,
+                            name=name,
+                            mac=MACS[(stack, method)],
+                            ram_mb=args.ram,
+                            kernel=kernel,
+                            initrds=initrds,
+                            append=line,
+                            timeout=BOOT_TIMEOUT[stack],
+                            markers=timeline.VM_MARKERS,
+                        )
+                        served = traffic.read()
+                        report = result.report
+                        tl = timeline.from_console(
+                            result.lines,
+                            stack=stack,
+                            method=method,
+                            events=report.events if report and stack == "ours" else (),
+                            startup_seconds=report.startup_seconds if report else None,
+                        )
+                        tl.served = served
+                        tl.ok = result.ok
+                        if not result.ok:
+                            tl.notes.append(f"{result.stopped_by}: {result.log_path}")
+                        timelines.append(tl)
+                        status = "ok" if result.ok else f"FAILED ({result.stopped_by})"
+                        print(
+                            f"{name}: {status}, multi-user at {tl.total()} s, "
+                            f"serial log {result.log_path}",
+                            file=sys.stderr,
+                        )
+    print("\nStage durations (s) and bytes served per boot (MB):")
+    print(timeline.table(timelines))
+    print("Stage start times (s since QEMU start):")
+    print(timeline.boundaries_table(timelines))
+    print(summary(timelines))
+    for tl in timelines:
+        for note in tl.notes:
+            print(f"note {tl.stack}/{tl.method}: {note}")
+    md = (
+        "Stage durations (s) and bytes served per boot (MB):\n\n"
+        + timeline.table(timelines, markdown=True)
+        + "\nStage start times (s since QEMU start):\n\n"
+        + timeline.boundaries_table(timelines, markdown=True)
+        + "\n"
+        + summary(timelines)
+    )
+    (run_dir / "timeline.md").write_text(md)
+    (run_dir / "timeline.svg").write_text(timeline.svg(timelines))
+    if args.markdown:
+        args.markdown.write_text(md)
+    if args.svg:
+        args.svg.write_text(timeline.svg(timelines))
+    print(f"total {time.monotonic() - t0:.0f} s; tables and SVG also in {run_dir}", file=sys.stderr)
+    return 0 if all(tl.ok for tl in timelines) else 2
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except LabError as exc:
+        print(f"boot_timeline: {exc}", file=sys.stderr)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        sys.exit(130)
