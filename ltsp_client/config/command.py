@@ -40,7 +40,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="ltsp config", description=__doc__)
     sub = parser.add_subparsers(dest="action", required=True, parser_class=_Parser)
     show = sub.add_parser("show", help="print the variables ltsp.conf sets for one client")
-    show.add_argument("--config", type=Path, default=DEFAULT_CONFIG, help="the ltsp.conf file")
+    show.add_argument("--config", type=Path, help="the ltsp.conf file (/etc/ltsp/ltsp.conf)")
     show.add_argument("--mac", required=True, help="the client's MAC address")
     show.add_argument("--ip", required=True, help="the client's IPv4 address")
     show.add_argument("--hostname", default="", help="the client's hostname before ltsp.conf")
@@ -67,7 +67,9 @@ def main(ctx: Context, args: list[str]) -> int:
 
 
 def show(options: argparse.Namespace) -> int:
-    conf_path: Path = options.config
+    conf_path: Path = options.config or DEFAULT_CONFIG
+    if options.config and not conf_path.is_file():
+        raise LtspError(f"{conf_path}: no such file", hint="check the --config path")
     files = [read_conf(conf_path)] if conf_path.is_file() else []
     applet_conf = conf_path.parent / f"ltsp-{options.applet}.conf"
     if options.applet and applet_conf.is_file():

@@ -198,3 +198,12 @@ def test_annotate_of_an_unparsable_file(tmp_path: Path, capsys: pytest.CaptureFi
 def test_check_of_a_missing_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run(capsys, "check", "--config", str(tmp_path / "nope.conf"))
     assert code == 1 and "cannot read" in err
+
+
+def test_show_with_a_missing_config_is_an_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = run(
+        capsys, "show", "--config", str(tmp_path / "nope"), "--mac", "m", "--ip", "i"
+    )
+    assert code == 1 and "no such file" in err

@@ -98,3 +98,28 @@ def test_school_same_as_upstream(
     _ours, theirs, diffs = compare(tmp_path, applet=applet, identity=identity, is_client=client)
     assert not theirs.died, theirs.stderr
     assert diffs == []
+
+
+def test_applet_file_only_adds_sections_that_did_not_run(tmp_path: Path) -> None:
+    lab = FIXTURES / "thin-lab"
+    row2 = Identity("52:54:00:00:01:42", "192.168.67.142", "")
+    config = evaluate(applet="init", identity=row2, is_client=True, config_dir=lab, environ=ENV)
+    assert config["LOCAL_SWAP"] == "0"  # [clients] of ltsp-init.conf was skipped
+    assert config["KEEP_SYSTEM_SERVICES"] == "ssh"  # so was its [init/]
+    assert config["POST_INIT_ROW"] == "echo row 2 is up"
+    assert config["X_PREFERREDMODE"] == "1280x1024"
+    assert config.origins["POST_INIT_ROW"].file == str(lab / "ltsp-init.conf")
+    other = Identity("52:54:00:00:01:07", "192.168.67.7", "")
+    assert "POST_INIT_ROW" not in evaluate(
+        applet="init", identity=other, is_client=True, config_dir=lab, environ=ENV
+    )
+
+
+@pytest.mark.skipif(not available(), reason="upstream ltsp is not installed")
+def test_thin_lab_same_as_upstream(tmp_path: Path) -> None:
+    for name in ("ltsp.conf", "ltsp-init.conf"):
+        shutil.copy(FIXTURES / "thin-lab" / name, tmp_path / name)
+    row2 = Identity("52:54:00:00:01:42", "192.168.67.142", "")
+    _ours, theirs, diffs = compare(tmp_path, applet="init", identity=row2, is_client=True)
+    assert not theirs.died, theirs.stderr
+    assert diffs == []
