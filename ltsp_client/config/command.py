@@ -14,7 +14,7 @@ from ltsp_client.config.loader import read_conf
 from ltsp_client.config.model import Identity
 from ltsp_client.config.params import register_params
 from ltsp_client.config.sections import evaluate_files
-from ltsp_client.config.validate import Problem, annotate, check_bytes
+from ltsp_client.config.validate import Problem, annotate, check_applet_conf, check_bytes
 from ltsp_client.errors import LtspError
 
 DEFAULT_CONFIG = Path("/etc/ltsp/ltsp.conf")
@@ -105,6 +105,14 @@ def check(options: argparse.Namespace) -> int:
         except OSError as exc:
             raise LtspError(f"cannot read {path}: {exc.strerror}", hint="check the path") from exc
         conf, problems = check_bytes(data, str(path))
+        main_conf = path.parent / "ltsp.conf"
+        if conf is not None and path.name.startswith("ltsp-") and main_conf.is_file():
+            main_parsed, _ = check_bytes(main_conf.read_bytes(), str(main_conf))
+            if main_parsed is not None:
+                problems = sorted(
+                    problems + check_applet_conf(main_parsed, conf),
+                    key=lambda p: (p.line, not p.error),
+                )
         errors += sum(p.error for p in problems)
         warnings += sum(not p.error for p in problems)
         if options.annotate:

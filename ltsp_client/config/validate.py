@@ -476,3 +476,48 @@ def annotate(conf_lines: list[str], problems: list[Problem]) -> str:
             hint = f" (hint: {problem.hint})" if problem.hint else ""
             out.append(f"# {prefix}{i}: line {problem.line}: {param}{problem.message}{hint}")
     return "\n".join(out) + "\n"
+
+
+def check_applet_conf(main: ConfFile, applet_conf: ConfFile) -> list[Problem]:
+    """ltsp-APPLET.conf shares the once-per-process guard with ltsp.conf: its top part
+    never runs (ltsp.conf's always did), nor does a section ltsp.conf already ran."""
+    problems: list[Problem] = []
+    defined = {s.ident: s for s in main.sections if s.line > 0}
+    for section in applet_conf.sections:
+        if section.line == 0:
+            content = [i for i in section.items if not _is_blank_or_comment(i)]
+            if content:
+                problems.append(
+                    Problem(
+                        applet_conf.path,
+                        _item_line(content[0]),
+                        "",
+                        "lines above the first section never run here: the top part of "
+                        f"{main.path} already ran",
+                        "put them in a section",
+                        error=False,
+                    )
+                )
+        elif section.ident in defined:
+            twin = defined[section.ident]
+            problems.append(
+                Problem(
+                    applet_conf.path,
+                    section.line,
+                    "",
+                    f"[{section.name}] is skipped whenever [{twin.name}] of {main.path} "
+                    f"(line {twin.line}) ran",
+                    "each section runs once per process; "
+                    "rename it or move its lines into ltsp.conf",
+                    error=False,
+                )
+            )
+    return problems
+
+
+def _item_line(item: Assignment | Include | ShellLine) -> int:
+    return item.line
+
+
+def _is_blank_or_comment(item: Assignment | Include | ShellLine) -> bool:
+    return isinstance(item, ShellLine) and (item.text.strip() + "#")[0] == "#"

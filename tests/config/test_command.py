@@ -207,3 +207,16 @@ def test_show_with_a_missing_config_is_an_error(
         capsys, "show", "--config", str(tmp_path / "nope"), "--mac", "m", "--ip", "i"
     )
     assert code == 1 and "no such file" in err
+
+
+def test_check_of_an_applet_file_warns_about_the_shared_guard(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write(tmp_path, "A=1\n[clients]\nB=1\n")
+    applet = tmp_path / "ltsp-init.conf"
+    applet.write_text("# comment\n\nA=2\n[clients]\nB=2\n[init/]\nC=3\n")
+    code, out, _ = run(capsys, "check", "--config", str(applet))
+    assert code == 0
+    assert f"{applet}:3: warning: lines above the first section never run here" in out
+    assert f"{applet}:4: warning: [clients] is skipped whenever [clients]" in out
+    assert ":6:" not in out
