@@ -140,3 +140,19 @@ def test_frozen_initrd_builds_the_same_image_as_python(tree: Path, tmp_path: Pat
     )  # fmt: skip
     assert plain.returncode == 0, plain.stderr
     assert (tmp_path / "frozen.img").read_bytes() == (tmp_path / "python.img").read_bytes()
+
+
+def test_started_as_init_through_a_symlink_it_runs_the_init_applet(
+    tree: Path, tmp_path: Path
+) -> None:
+    """/sbin/init -> /usr/lib/ltsp/ltsp at boot: the bootloader keeps argv[0] for cli.main."""
+    (tmp_path / "init").symlink_to("/usr/lib/ltsp/ltsp")
+    proc = subprocess.run(
+        [str(WITH_LTSP_AT), str(tree), str(tmp_path / "init")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 1
+    assert "ltsp init: refusing to run: not pid 1" in proc.stderr
