@@ -1,0 +1,181 @@
+"""Our stack in the lab: ltsp.img (frozen binary + initramfs hooks) in front of the image's
+stock initramfs-tools initrd, then `ltsp initrd-bottom` and `ltsp init` into systemd.
+
+- NFS: root=/dev/nfs nfsroot=SERVER:BASE ltsp.image=images/x86_64.img (upstream's default)
+- NBD: root=/dev/nbd0 nbdroot=SERVER,x86_64,nbd0 (the squashfs is the NBD export)
+- NBD with the server down at boot: the nbd-client wrapper retries with progress on the
+  console; the server comes back during the retries and the boot completes.
+- A missing image: FATAL with step, hint and log path, a countdown, then a reboot.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from lab import SERVER_IP
+from lab.image import Published, publish
+from lab.netns import LabNetwork
+from lab.report import Report
+from lab.runlog import new_run_dir
+from lab.services import NbdServer, start_servers
+from lab.vm import BootResult, boot_client
+
+pytestmark = pytest.mark.qemu
+
+REPO = Path(__file__).resolve().parent.parent
+FROZEN = Path(os.environ.get("LTSP_BOOT_FROZEN", "/var/tmp/ltsp-boot-dist/ltsp"))
+BOOT_TIMEOUT = 400
+MAC = "52:54:00:67:30:01"
+
+
+@dataclass
+class OurLab:
+    net: LabNetwork
+    run_dir: Path
+    image: Published
+    base: Path
+    ltsp_img: Path
+    nbd: NbdServer
+
+    def boot(self, name: str, append: str, **kwargs: Any) -> BootResult:
+        return boot_client(
+            self.net,
+            run_dir=self.run_dir,
+            name=name,
+            mac=MAC,
+            kernel=self.image.kernel,
+            initrds=[self.ltsp_img, self.image.initrd],
+            append=append,
+            timeout=BOOT_TIMEOUT,
+            **kwargs,
+        )
+
+
+def build_ltsp_img(image: Published, run_dir: Path) -> Path:
+    subprocess.run([str(REPO / "build-tools/freeze"), "--out", str(FROZEN)], check=True)
+    etc = run_dir / "etc-ltsp"
+    etc.mkdir()
+    (etc / "ltsp.conf").write_text("[clients]\n")
+    out = run_dir / "ltsp.img"
+    subprocess.run(
+        [
+            sys.executable, "-m", "ltsp_client", "initrd",
+            "--output", str(out),
+            "--binary-tree", str(FROZEN),
+            "--modules-from", str(image.chroot),
+            "--etc", str(etc),
+            "--hooks-dir", str(REPO / "initramfs-hooks"),
+        ],
+        check=True,
+        cwd=REPO,
+    )  # fmt: skip
+    return out
+
+
+@pytest.fixture(scope="module")
+def lab() -> Iterator[OurLab]:
+    if os.geteuid() != 0:
+        pytest.skip("the QEMU lab needs root")
+    image = publish()
+    run_dir = new_run_dir("boot-ours")
+    base = run_dir / "base"
+    (base / "images").mkdir(parents=True)
+    try:
+        os.link(image.squashfs, base / "images/x86_64.img")
+    except OSError:
+        shutil.copyfile(image.squashfs, base / "images/x86_64.img")
+    ltsp_img = build_ltsp_img(image, run_dir)
+    with LabNetwork(prefix="bot", clients=1) as net:
+        start_servers(net, run_dir, nfs_exports=[base])
+        nbd = NbdServer(net, run_dir / "nbd", exports={"x86_64": image.squashfs})
+        yield OurLab(net, run_dir, image, base, ltsp_img, nbd)
+
+
+def check_booted(result: BootResult) -> Report:
+    assert result.ok, result.why()
+    report = result.report
+    assert report is not None, result.why()
+    assert report.failed_units == (), report.summary()
+    root = next(m for m in report.mounts if m.target == "/")
+    assert (root.fstype, root.source) == ("overlay", "/run/initramfs/ltsp"), report.mounts
+    assert "client" in report.run_ltsp, report.run_ltsp
+    steps = [
+        e["step"]
+        for e in report.events
+        if e.get("stage") == "initrd-bottom" and e.get("event") == "end"
+    ]
+    assert steps == ["facts", "config", "image-source", "mount", "install"], report.events
+    assert result.grep(r"Running ltsp initrd-bottom"), result.why()
+    return report
+
+
+def test_nfs_image(lab: OurLab) -> None:
+    append = (
+        f"root=/dev/nfs nfsroot={SERVER_IP}:{lab.base} ltsp.image=images/x86_64.img ltsp.strict"
+    )
+    report = check_booted(lab.boot("nfs", append))
+    loop = [m for m in report.mounts if m.target == "/run/initramfs/ltsp/0/looproot"]
+    assert loop and loop[0].fstype == "squashfs", report.mounts
+    assert any(m.fstype == "nfs" for m in report.mounts), report.mounts
+
+
+def test_nbd(lab: OurLab) -> None:
+    lab.nbd.start()
+    try:
+        result = lab.boot("nbd", f"root=/dev/nbd0 nbdroot={SERVER_IP},x86_64,nbd0 ltsp.strict")
+    finally:
+        lab.nbd.stop()
+    report = check_booted(result)
+    assert any(m.source == "/dev/nbd0" for m in report.mounts), report.mounts
+
+
+def test_nbd_server_down_at_boot_comes_back(lab: OurLab) -> None:
+    lab.nbd.stop()
+    starter: list[threading.Thread] = []
+
+    def on_line(t: float, text: str) -> None:
+        if "NBD server not answering (try 3 of" in text and not starter:
+            starter.append(threading.Thread(target=lab.nbd.start))
+            starter[0].start()
+
+    try:
+        result = lab.boot(
+            "nbd-late",
+            f"root=/dev/nbd0 nbdroot={SERVER_IP},x86_64,nbd0 ltsp.strict",
+            on_line=on_line,
+        )
+    finally:
+        for thread in starter:
+            thread.join(30)
+        lab.nbd.stop()
+    assert starter, "the wrapper never reported a retry"
+    assert result.grep(r"NBD server not answering \(try 1 of \d+\)"), result.why()
+    check_booted(result)
+
+
+def test_missing_image_is_fatal_then_reboots(lab: OurLab) -> None:
+    append = (
+        f"root=/dev/nfs nfsroot={SERVER_IP}:{lab.base} ltsp.image=images/nope.img "
+        "ltsp.reboot-timeout=3"
+    )
+    result = lab.boot(
+        "fatal",
+        append,
+        success_regex=r"reboot: Restarting system",
+        stop_regex=r"LAB-REPORT-END|Kernel panic|\(initramfs\) ",
+    )
+    assert result.ok, result.why()
+    text = "\n".join(text for _, text in result.lines)
+    assert "FATAL: ltsp initrd-bottom: step 'mount' failed: Image doesn't exist" in text
+    assert "hint: check ltsp.image=" in text
+    assert "log: /run/ltsp/ltsp.log" in text
+    assert "Rebooting in 3 seconds" in text and "Rebooting now" in text
