@@ -40,17 +40,25 @@ def tree() -> Path:
     return Path(proc.stdout.strip().splitlines()[-1])
 
 
+def at_fixed_path(
+    tree: Path, *argv: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run argv (from the checkout) with `tree` shown at /usr/lib/ltsp."""
+    return subprocess.run(
+        [str(WITH_LTSP_AT), str(tree), *argv],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        cwd=ROOT,
+        check=False,
+    )
+
+
 def ltsp(
     tree: Path, *args: str, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(WITH_LTSP_AT), str(tree), "/usr/lib/ltsp/ltsp", *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env=env,
-        check=False,
-    )
+    return at_fixed_path(tree, "/usr/lib/ltsp/ltsp", *args, env=env)
 
 
 def test_tree_layout_and_absolute_loader_paths(tree: Path) -> None:
@@ -133,11 +141,10 @@ def test_frozen_initrd_builds_the_same_image_as_python(tree: Path, tmp_path: Pat
     common = ["--hooks-dir", str(hooks), "--etc", str(etc), "--binary-tree", "/usr/lib/ltsp"]
     frozen = ltsp(tree, "initrd", *common, "--output", str(tmp_path / "frozen.img"))
     assert frozen.returncode == 0, frozen.stderr
-    plain = subprocess.run(
-        [str(WITH_LTSP_AT), str(tree), "python3", "-m", "ltsp_client", "initrd", *common,
-         "--output", str(tmp_path / "python.img")],
-        capture_output=True, text=True, cwd=ROOT, timeout=120, check=False,
-    )  # fmt: skip
+    python_img = str(tmp_path / "python.img")
+    plain = at_fixed_path(
+        tree, "python3", "-m", "ltsp_client", "initrd", *common, "--output", python_img
+    )
     assert plain.returncode == 0, plain.stderr
     assert (tmp_path / "frozen.img").read_bytes() == (tmp_path / "python.img").read_bytes()
 
@@ -147,12 +154,6 @@ def test_started_as_init_through_a_symlink_it_runs_the_init_applet(
 ) -> None:
     """/sbin/init -> /usr/lib/ltsp/ltsp at boot: the bootloader keeps argv[0] for cli.main."""
     (tmp_path / "init").symlink_to("/usr/lib/ltsp/ltsp")
-    proc = subprocess.run(
-        [str(WITH_LTSP_AT), str(tree), str(tmp_path / "init")],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    proc = at_fixed_path(tree, str(tmp_path / "init"))
     assert proc.returncode == 1
     assert "ltsp init: refusing to run: not pid 1" in proc.stderr
