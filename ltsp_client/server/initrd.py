@@ -17,7 +17,6 @@ The file is replaced atomically: a failed build leaves the old one serving.
 from __future__ import annotations
 
 import argparse
-import importlib
 import logging
 import os
 import struct
@@ -25,7 +24,6 @@ import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import ltsp_client
 from ltsp_client.applet import Context
@@ -186,23 +184,20 @@ def default_hooks_dir() -> Path:
 
 
 def validate_config(etc: Path) -> None:
-    """Refuse to publish an ltsp.conf that the config checker finds errors in."""
+    """Refuse to publish an ltsp.conf with errors (`ltsp config check`); log its warnings."""
     conf = etc / "ltsp.conf"
     if not conf.is_file():
         return
-    try:
-        checker: Any = importlib.import_module("ltsp_client.config.validate")
-    except ModuleNotFoundError:
-        log.debug("no config checker yet; %s published unchecked", conf)
-        return
-    check = getattr(checker, "validate_file", None)
-    if check is None:
-        return
-    problems = list(check(conf))
-    if problems:
+    from ltsp_client.config.validate import check_bytes
+
+    _parsed, problems = check_bytes(conf.read_bytes(), str(conf))
+    for problem in problems:
+        if not problem.error:
+            log.warning("%s", problem.render())
+    errors = [p.render() for p in problems if p.error]
+    if errors:
         raise ConfigError(
-            "ltsp.conf has errors, ltsp.img was not published:\n"
-            + "\n".join(f"  {p}" for p in problems),
+            "ltsp.conf has errors, ltsp.img was not published:\n" + "\n".join(errors),
             file=conf,
             hint="fix them (`ltsp config check`), then run `ltsp initrd` again",
         )
