@@ -13,7 +13,13 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from ltsp_client.config.shellwords import IncompleteError, ShellSyntaxError, Statement, lex
+from ltsp_client.config.shellwords import (
+    IncompleteError,
+    ShellSyntaxError,
+    Statement,
+    assignment_words,
+    lex,
+)
 from ltsp_client.errors import ConfigError
 
 HEADER_RE = re.compile(r"^ *\[[^\]]*\]")
@@ -39,6 +45,7 @@ class Assignment:
     end_line: int
     text: str  # as upstream hands it to the shell: spaces around the first `=` removed
     statements: tuple[Statement, ...]
+    indented: bool = False  # a shell line that is only assignments (see _promote)
 
 
 @dataclass(frozen=True)
@@ -163,7 +170,7 @@ def parse_text(text: str, path: str = "ltsp.conf") -> ConfFile:
             )
         kind = classify(line)
         if kind == "header":
-            sections.append(Section(name, section_ident(name), header_line, tuple(items)))
+            sections.append(Section(name, section_ident(name), header_line, _promote(items)))
             name, header_line, items = _header_name(line, path, number), number, []
         elif kind == "include":
             value = normalise_name(INCLUDE_PREFIX_RE.sub("", lower_ascii(line), count=1))
@@ -174,8 +181,31 @@ def parse_text(text: str, path: str = "ltsp.conf") -> ConfFile:
         else:
             items.append(ShellLine(number, line))
         index += 1
-    sections.append(Section(name, section_ident(name), header_line, tuple(items)))
+    sections.append(Section(name, section_ident(name), header_line, _promote(items)))
     return ConfFile(path, tuple(sections), tuple(lines))
+
+
+def _promote(items: list[Item]) -> tuple[Item, ...]:
+    """Shell lines that only assign (`    A=1`, `A=1; B=2` after a tab) run unconditionally
+    in upstream's shell, so they count as assignments, but only when *every* shell
+    line of the section is like that: a command, `if`, loop or open quote anywhere
+    makes the control flow unknowable and then none of them is read."""
+    promoted: list[Item] = []
+    for item in items:
+        if not isinstance(item, ShellLine):
+            promoted.append(item)
+            continue
+        try:
+            statements = lex(item.text)
+        except (IncompleteError, ShellSyntaxError):
+            return tuple(items)
+        if any(assignment_words(s) is None for s in statements):
+            return tuple(items)
+        if statements:
+            promoted.append(Assignment(item.line, item.line, item.text, tuple(statements), True))
+        else:
+            promoted.append(item)
+    return tuple(promoted)
 
 
 def _header_name(line: str, path: str, number: int) -> str:

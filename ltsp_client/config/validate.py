@@ -117,6 +117,8 @@ def _check_section(conf: ConfFile, section: Section, called: set[str]) -> list[P
             )
         )
     for item in section.items:
+        if isinstance(item, Assignment) and item.indented:
+            problems.append(_indented_problem(path, item))
         if isinstance(item, Assignment):
             for statement in item.statements:
                 problems += _check_statement(path, item.line, statement)
@@ -134,6 +136,28 @@ def _check_section(conf: ConfFile, section: Section, called: set[str]) -> list[P
                 )
             )
     return problems
+
+
+def _indented_problem(path: str, item: Assignment) -> Problem:
+    first = item.statements[0].words[0] if item.statements[0].words else ()
+    name = word_text(first).split("=", 1)[0]
+    if name.upper() == "INCLUDE":
+        return Problem(
+            path,
+            item.line,
+            name,
+            "an indented INCLUDE is a variable, not an include",
+            "remove the indentation",
+        )
+    return Problem(
+        path,
+        item.line,
+        name,
+        "indented assignment: read like upstream's shell, "
+        "but only while its section has no shell commands",
+        "remove the indentation",
+        error=False,
+    )
 
 
 def _check_statement(path: str, line: int, statement: Statement) -> list[Problem]:
@@ -363,8 +387,8 @@ def _check_shell_line(
                 path,
                 item.line,
                 match.group(1),
-                "indented assignment: upstream runs it as shell code, this "
-                "implementation does not read it",
+                "indented assignment in a section with shell commands: upstream "
+                "runs it as shell code, this implementation does not read it",
                 "remove the indentation",
             )
         ]

@@ -119,7 +119,8 @@ def test_help_returns_zero(capsys: pytest.CaptureFixture[str]) -> None:
         ("DEBUG_SHELL=maybe\n", 1, "boolean"),
         ("READ_AHEAD_KB=fast\n", 1, "number"),
         ("PAM_AUTH_TYPE=Secondary\n", 1, "must be one of"),
-        ("  SERVER=1.2.3.4\n", 1, "indented assignment"),
+        ("echo x\n  SERVER=1.2.3.4\n", 2, "indented assignment in a section with shell"),
+        ("[pc01]\n  INCLUDE=x\n", 2, "an indented INCLUDE is a variable"),
         ("[]\n", 1, "empty section name"),
         ("[call]\n", 1, "calls itself"),
         ("want=1\n", 1, "aborts"),
@@ -150,6 +151,7 @@ def test_check_errors(
         ("[a-b]\n[a_b]\n", "shares its function name"),
         ("A=1\r\n", "carriage return"),
         ("[list]\n", "never runs"),
+        ("[pc01]\n    SERVER=1.2.3.4\n", "indented assignment: read like"),
     ],
 )
 def test_check_warnings_do_not_fail(

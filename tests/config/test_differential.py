@@ -70,6 +70,7 @@ CASES: dict[str, str] = {
     "indented_header_with_tab_is_shell": "[pc01]\nA=1\n\t[init/]\nB=2\n",
     "command_in_value_not_assigned": "A=b true\nB=1\n",
     "empty_mac_section": "[*]\nA=1\n",
+    "indented_assignments": "[pc01]\n  A=1\n\tB=$A; C=2 # c\n  # note\n\n  INCLUDE=x\n[x]\nD=1\n",
     "arithmetic": 'N=3\nA=$((N*2+1))\nB=$(( ($N+1) % 3 ))\nC="$((0x10-010)) $((N>2?7:8))"\n',
 }
 

@@ -252,8 +252,16 @@ def test_unquoted_space_assigns_nothing(tmp_path: Path) -> None:
     assert "A" not in ev(tmp_path, "A=bar baz\nB=1\n")
 
 
-def test_indented_assignment_is_shell_code_and_not_read(tmp_path: Path) -> None:
-    assert "A" not in ev(tmp_path, "  A=1\n")
+def test_indented_assignments_are_read_in_a_section_without_commands(tmp_path: Path) -> None:
+    config = ev(tmp_path, "[pc01]\n  A=1\n\tB=$A; C=2 # c\n  # note\n\n  INCLUDE=x\n[x]\nD=1\n")
+    assert dict(config) == {"A": "1", "B": "1", "C": "2", "INCLUDE": "x"}
+
+
+@pytest.mark.parametrize("command", ["echo hi", "if true; then", "  A='open", "\t[ -f x ] && A=3"])
+def test_indented_assignments_are_not_read_next_to_shell_commands(
+    tmp_path: Path, command: str
+) -> None:
+    assert "A" not in ev(tmp_path, f"[pc01]\n  A=1\n{command}\n  A=2\n")
 
 
 def test_positional_parameters_are_the_dispatched_values(tmp_path: Path) -> None:
