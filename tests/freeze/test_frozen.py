@@ -66,18 +66,12 @@ def test_tree_layout_and_absolute_loader_paths(tree: Path) -> None:
     assert sorted(p.name for p in tree.iterdir()) == ["_internal", "ltsp"]
     for lib in LIBS:
         assert (internal / lib).is_file(), lib
-    interp = subprocess.run(
-        ["patchelf", "--print-interpreter", str(tree / "ltsp")],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
-    rpath = subprocess.run(
-        ["patchelf", "--print-rpath", str(tree / "ltsp")],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
+    interp, rpath = (
+        subprocess.run(
+            ["patchelf", flag, str(tree / "ltsp")], capture_output=True, text=True, check=True
+        ).stdout.strip()
+        for flag in ("--print-interpreter", "--print-rpath")
+    )
     assert interp == "/usr/lib/ltsp/_internal/ld-linux-x86-64.so.2"
     assert rpath == "/usr/lib/ltsp/_internal"
     assert not list(internal.rglob("libssl*")) and not list(internal.rglob("libcrypto*"))
