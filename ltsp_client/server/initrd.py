@@ -294,10 +294,13 @@ def parse_args(ctx: Context, args: Sequence[str]) -> tuple[Plan, Path]:
         description="Build ltsp.img: the ltsp binary, kernel modules, /etc/ltsp and the "
         "initramfs hook, loaded by the clients in front of their own initrd.",
     )
-    parser.add_argument("--output", type=Path, help="write here instead of TFTP_DIR/ltsp/ltsp.img")
+    parser.add_argument(
+        "--output", type=Path, metavar="FILE", help="write here instead of TFTP_DIR/ltsp/ltsp.img"
+    )
     parser.add_argument(
         "--binary-tree",
         type=Path,
+        metavar="DIR",
         help=f"frozen ltsp tree (default {INSTALL_DIR}, else dist/ltsp of the source tree)",
     )
     parser.add_argument(
@@ -314,8 +317,12 @@ def parse_args(ctx: Context, args: Sequence[str]) -> tuple[Plan, Path]:
         help="add squashfs, overlay, loop, isofs, nbd for every kernel in ROOT/lib/modules "
         "(repeatable)",
     )
-    parser.add_argument("--etc", type=Path, default=Path("/etc/ltsp"), help="default /etc/ltsp")
-    parser.add_argument("--hooks-dir", type=Path, help="the initramfs-hooks directory")
+    parser.add_argument(
+        "--etc", type=Path, default=Path("/etc/ltsp"), metavar="DIR", help="default /etc/ltsp"
+    )
+    parser.add_argument(
+        "--hooks-dir", type=Path, metavar="DIR", help="the initramfs-hooks directory"
+    )
     parser.add_argument(
         "--compress",
         choices=COMPRESSIONS,
@@ -345,6 +352,10 @@ def parse_args(ctx: Context, args: Sequence[str]) -> tuple[Plan, Path]:
     return plan, output
 
 
+def _human(size: int) -> str:
+    return f"{size / 2**20:.1f} MiB" if size >= 2**20 else f"{size / 2**10:.0f} KiB"
+
+
 def main(ctx: Context, args: list[str]) -> int:
     plan, output = parse_args(ctx, args)
     try:
@@ -354,11 +365,7 @@ def main(ctx: Context, args: list[str]) -> int:
             f"cannot write {output}: {exc.strerror or exc}",
             hint="the previous ltsp.img, if any, is unchanged",
         ) from exc
-    parts = ", ".join(
-        f"{size / 2**20:.1f} MiB {kind}"
-        for size, kind in zip(
-            sizes, ("configuration", f"binary ({plan.compression})"), strict=False
-        )
-    )
-    print(f"{output}: {sum(sizes) / 2**20:.1f} MiB ({parts})")
+    kinds = ("configuration", f"binary and modules ({plan.compression})")
+    parts = ", ".join(f"{_human(n)} {kind}" for n, kind in zip(sizes, kinds, strict=False))
+    print(f"{output}: {_human(sum(sizes))} ({parts})")
     return 0
