@@ -188,21 +188,32 @@ def parse_text(text: str, path: str = "ltsp.conf") -> ConfFile:
 def _promote(items: list[Item]) -> tuple[Item, ...]:
     """Shell lines that only assign (`    A=1`, `A=1; B=2` after a tab) run unconditionally
     in upstream's shell, so they count as assignments, but only when *every* shell
-    line of the section is like that: a command, `if`, loop or open quote anywhere
+    line of the section is like that: a command, `if`, loop or unclosed quote anywhere
     makes the control flow unknowable and then none of them is read."""
     promoted: list[Item] = []
-    for item in items:
+    index = 0
+    while index < len(items):
+        item = items[index]
+        index += 1
         if not isinstance(item, ShellLine):
             promoted.append(item)
             continue
-        try:
-            statements = lex(item.text)
-        except (IncompleteError, ShellSyntaxError):
-            return tuple(items)
+        text, end = item.text, item.line
+        while True:
+            try:
+                statements = lex(text)
+                break
+            except IncompleteError:
+                nxt = items[index] if index < len(items) else None
+                if not isinstance(nxt, ShellLine):
+                    return tuple(items)
+                text, end, index = f"{text}\n{nxt.text}", nxt.line, index + 1
+            except ShellSyntaxError:
+                return tuple(items)
         if any(assignment_words(s) is None for s in statements):
             return tuple(items)
         if statements:
-            promoted.append(Assignment(item.line, item.line, item.text, tuple(statements), True))
+            promoted.append(Assignment(item.line, end, text, tuple(statements), True))
         else:
             promoted.append(item)
     return tuple(promoted)

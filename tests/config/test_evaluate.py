@@ -292,3 +292,9 @@ def test_environment_is_read_from_the_process_by_default(
     (tmp_path / "ltsp.conf").write_text("A=$LTSP_TEST_VALUE\n")
     config = evaluate(applet="init", identity=PC01, is_client=True, config_dir=tmp_path)
     assert config["A"] == "fromenv"
+
+
+def test_indented_multiline_value(tmp_path: Path) -> None:
+    config = ev(tmp_path, '[pc01]\n  A="one\n  two"\n  B=$A\n')
+    assert (config["A"], config["B"]) == ("one\n  two", "one\n  two")
+    assert config.origins["B"].line == 4
