@@ -32,52 +32,97 @@ PREFIX = "ltl"
 DEMO_MAC = "52:54:00:67:00:01"
 
 
-def plan_lab(image: Published, servers: Servers, boot: str, mac: str) -> BootPlan:
-    """The lab image with its own (stock initramfs-tools) initrd: no code of ours in the boot."""
+def plan_lab(net: LabNetwork, run_dir: Path, boot: str, mac: str) -> BootPlan:
+    """The lab image with its own stock initramfs-tools initrd: no code of ours in the boot."""
+    image = _image()
+    servers = _servers(net, run_dir, nbd={"lab": image.squashfs}, nfs=[image.chroot])
     append = nfs_append(image.chroot) if boot == "nfs" else nbd_append("lab")
-    if boot == "pxe":
-        servers.add_pxe_client(mac, kernel=image.kernel, initrds=[image.initrd], append=append)
-        return BootPlan(pxe=True)
-    return BootPlan(kernel=image.kernel, initrds=(image.initrd,), append=append)
+    return _plan(servers, boot, mac, kernel=image.kernel, initrds=(image.initrd,), append=append)
 
 
-def plan_ours(image: Published, servers: Servers, boot: str, mac: str) -> BootPlan:
-    raise LabError(
-        "--stack ours is not wired yet",
-        hint="needs build-tools/freeze and `ltsp initrd`; then boot with initrds "
-        "(ltsp.img, image initrd) — see docs/lab.md",
-    )
+def plan_ours(net: LabNetwork, run_dir: Path, boot: str, mac: str) -> BootPlan:
+    """The stock lab image + our ltsp.img (frozen binary) in front of its initrd."""
+    from lab import ourstack
+
+    missing = ourstack.missing_pieces()
+    if missing:
+        raise LabError(
+            "our boot path is not complete yet: " + "; ".join(missing),
+            hint="use --stack lab (stock initrd) or --stack upstream meanwhile",
+        )
+    image = _image()
+    pub = ourstack.publish(run_dir, image.chroot)
+    servers = _servers(net, run_dir, nbd={ourstack.IMAGE_NAME: pub.image}, nfs=[pub.base_dir])
+    append = pub.nbd_cmdline(mac) if boot == "nbd" else pub.nfs_cmdline(mac)
+    return _plan(servers, boot, mac, kernel=pub.kernel, initrds=tuple(pub.initrds), append=append)
 
 
 def plan_upstream(net: LabNetwork, run_dir: Path, boot: str, mac: str) -> BootPlan:
+    """Upstream LTSP 23.02 (the yardstick): its own applets publish a copy of the lab image."""
     from lab import upstream
 
-    demo_plan: Callable[..., BootPlan] | None = getattr(upstream, "demo_plan", None)
-    if demo_plan is None:
-        raise LabError("lab/upstream.py has no demo_plan(net, run_dir, boot=, mac=) yet")
-    return demo_plan(net, run_dir, boot=boot, mac=mac)
+    image = _image()
+    t0 = time.monotonic()
+    chroot = upstream.build_chroot(image.chroot)
+    pub, _timings = upstream.publish(net, run_dir, chroot)
+    print(f"upstream chroot + applets: {time.monotonic() - t0:.1f}s")
+    servers = _servers(
+        net,
+        run_dir,
+        nbd={upstream.IMAGE_NAME: pub.image},
+        nfs=[pub.base_dir],
+        dnsmasq_conf=upstream.dnsmasq_conf_text(pub, proxy_dhcp=False),
+    )
+    kernel, initrds = upstream.direct_boot_files(pub)
+    append = pub.nbd_cmdline(mac) if boot == "nbd" else pub.nfs_cmdline(mac)
+    if boot == "pxe":  # upstream's own dnsmasq config, TFTP dir and ltsp.ipxe
+        return BootPlan(pxe=True)
+    return _plan(servers, boot, mac, kernel=kernel, initrds=tuple(initrds), append=append)
 
 
-def _prepare(
-    net: LabNetwork, run_dir: Path, stack: str, boot: str, mac: str, *, sshd: bool = False
-) -> BootPlan:
-    if stack == "upstream":
-        return plan_upstream(net, run_dir, boot, mac)
+STACKS: dict[str, Callable[[LabNetwork, Path, str, str], BootPlan]] = {
+    "lab": plan_lab,
+    "ours": plan_ours,
+    "upstream": plan_upstream,
+}
+
+
+def _image() -> Published:
     t0 = time.monotonic()
     image = publish()
     print(f"lab image: {image.chroot} ({time.monotonic() - t0:.1f}s)")
+    return image
+
+
+def _servers(
+    net: LabNetwork,
+    run_dir: Path,
+    *,
+    nbd: dict[str, Path],
+    nfs: list[Path],
+    dnsmasq_conf: str | None = None,
+) -> Servers:
     t0 = time.monotonic()
     servers = start_servers(
-        net,
-        run_dir,
-        nbd_exports={"lab": image.squashfs},
-        nfs_exports=[image.chroot],
-        sshd=sshd,
+        net, run_dir, nbd_exports=nbd, nfs_exports=nfs, sshd=True, dnsmasq_conf=dnsmasq_conf
     )
-    print(f"servers up in {time.monotonic() - t0:.1f}s (configs and logs in {run_dir})")
-    if stack == "ours":
-        return plan_ours(image, servers, boot, mac)
-    return plan_lab(image, servers, boot, mac)
+    print(f"servers up in {time.monotonic() - t0:.1f}s (configs and logs under {run_dir})")
+    return servers
+
+
+def _plan(
+    servers: Servers,
+    boot: str,
+    mac: str,
+    *,
+    kernel: Path,
+    initrds: tuple[Path, ...],
+    append: str,
+) -> BootPlan:
+    if boot == "pxe":
+        servers.add_pxe_client(mac, kernel=kernel, initrds=initrds, append=append)
+        return BootPlan(pxe=True)
+    return BootPlan(kernel=kernel, initrds=initrds, append=append)
 
 
 def _boot(net: LabNetwork, run_dir: Path, plan: BootPlan, args: argparse.Namespace) -> BootResult:
@@ -98,7 +143,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     run_dir = new_run_dir(f"demo-{args.stack}-{args.boot}")
     t0 = time.monotonic()
     with LabNetwork(prefix=PREFIX, clients=1, router=args.stack == "upstream") as net:
-        plan = _prepare(net, run_dir, args.stack, args.boot, args.mac)
+        plan = STACKS[args.stack](net, run_dir, args.boot, args.mac)
         print(f"booting client0 ({args.mac}, {args.ram} MB, {args.boot}, stack {args.stack}) ...")
         result = _boot(net, run_dir, plan, args)
     print(f"\nboot timeline (host clock, seconds since QEMU start), {result.stopped_by}:")
@@ -118,7 +163,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def cmd_up(args: argparse.Namespace) -> int:
     run_dir = new_run_dir(f"up-{args.stack}")
     with LabNetwork(prefix=PREFIX, clients=1, router=args.stack == "upstream") as net:
-        plan = _prepare(net, run_dir, args.stack, args.boot, args.mac, sshd=True)
+        plan = STACKS[args.stack](net, run_dir, args.boot, args.mac)
         print(f"\nlab {net.name} is up; run dir {run_dir}")
         print(f"  shell in the namespace:  ip netns exec {net.name} bash")
         print(f"  boot plan for {args.mac}: {plan}")

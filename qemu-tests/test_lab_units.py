@@ -7,7 +7,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from lab import image, report, runlog, services, vm
+from lab import LabError, image, report, runlog, services, vm
 from lab.report import parse_report, parse_systemd_time
 
 SAMPLE = Path(__file__).with_name("test_lab_sample.serial.log")
@@ -39,7 +39,7 @@ def test_dnsmasq_proxy_conf_gives_no_leases(tmp_path: Path) -> None:
 
 
 def test_dnsmasq_rejects_unknown_mode(tmp_path: Path) -> None:
-    with pytest.raises(services.LabError):
+    with pytest.raises(LabError):
         services.dnsmasq_conf(mode="relay", run_dir=tmp_path, tftp_root=tmp_path)
 
 

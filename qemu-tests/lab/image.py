@@ -106,9 +106,9 @@ def apt_mirror(sources_dir: Path = Path("/etc/apt")) -> str:
         with contextlib.suppress(OSError):
             texts.append(path.read_text())
     for text in texts:
-        for uri in re.findall(r"^\s*URIs:\s*(\S+)", text, re.M) + re.findall(
-            r"^\s*deb\s+(?:\[[^]]*\]\s+)?(\S+)\s+" + SUITE + r"\s", text, re.M
-        ):
+        uris: list[str] = re.findall(r"^\s*URIs:\s*(\S+)", text, re.M)
+        uris += re.findall(r"^\s*deb\s+(?:\[[^]]*\]\s+)?(\S+)\s+" + SUITE + r"\s", text, re.M)
+        for uri in uris:
             if re.search(r"/debian/?$", uri):
                 return uri.rstrip("/")
     return "http://deb.debian.org/debian"

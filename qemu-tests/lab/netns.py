@@ -217,16 +217,16 @@ class LabNetwork:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 proc.wait(timeout=1)
         while self._pidfiles:
-            pid = read_pidfile(self._pidfiles.pop())
-            if pid is not None:
-                kill_pid(pid)
+            daemon = read_pidfile(self._pidfiles.pop())
+            if daemon is not None:
+                kill_pid(daemon)
         if self._up:
             for ns in (self.router_name, self.name):
-                pids = run(["ip", "netns", "pids", ns], timeout=20, check=False).stdout.split()
-                for pid in pids:
-                    if pid.isdigit():
-                        log.warning("killing leftover pid %s in %s", pid, ns)
-                        kill_pid(int(pid), wait=1.0)
+                words = run(["ip", "netns", "pids", ns], timeout=20, check=False).stdout.split()
+                for word in words:
+                    if word.isdigit():
+                        log.warning("killing leftover pid %s in %s", word, ns)
+                        kill_pid(int(word), wait=1.0)
                 run(["ip", "netns", "del", ns], timeout=20, check=False)
             self._up = False
 

@@ -624,8 +624,12 @@ def start_servers(
     nbd_exports: Mapping[str, Path] | None = None,
     nfs_exports: Sequence[Path] = (),
     sshd: bool = False,
+    dnsmasq_conf: str | None = None,
 ) -> Servers:
-    """Start dnsmasq (full or proxy DHCP, TFTP with boot.ipxe) and HTTP, plus the optional ones."""
+    """Start dnsmasq (full or proxy DHCP, TFTP with boot.ipxe) and HTTP, plus the optional ones.
+
+    `dnsmasq_conf` replaces the lab's dnsmasq config (e.g. upstream's generated one).
+    """
     tftp_root = run_dir / "tftp"
     http_root = run_dir / "http"
     tftp_root.mkdir(parents=True, exist_ok=True)
@@ -634,7 +638,7 @@ def start_servers(
     servers = Servers(
         tftp_root=tftp_root,
         http_root=http_root,
-        dnsmasq=Dnsmasq(net, run_dir, mode=dhcp, tftp_root=tftp_root),
+        dnsmasq=Dnsmasq(net, run_dir, mode=dhcp, tftp_root=tftp_root, conf_text=dnsmasq_conf),
         http=HttpServer(net, run_dir, http_root),
     )
     if dhcp == "proxy":

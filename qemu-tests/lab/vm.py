@@ -39,7 +39,10 @@ DEFAULT_MARKS: dict[str, str] = {
     "kernel": r"Linux version \d",
     "initramfs": r"Loading, please wait|Run /init as init process|NETINIT.*start",
     "network": r"IP-Config: \S+ complete|NETINIT.*dhcp:|ltsp.*dhcp",
-    "root_mounted": r"lab-overlay: |NETINIT.*(nbd connected|nfs mounted)|EXT4-fs \(nbd0\): mounted",
+    "root_mounted": (
+        r"Running /scripts/init-bottom|lab-overlay: |NETINIT.*(nbd connected|nfs mounted)"
+        r"|EXT4-fs \(nbd0\): mounted"
+    ),
     "switch_root": r"Not activating Mandatory Access Control|SWITCH_ROOT",
     "systemd": r"systemd\[1\]: systemd \d+ running|Welcome to ",
     "multi_user": r"Reached target.*Multi-User",
