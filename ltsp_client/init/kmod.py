@@ -112,7 +112,7 @@ def load(
                 log.info("loaded %s", path)
                 return
             except OSError as exc:
-                errors.append(str(exc))
+                errors.append(exc.strerror or str(exc))
     raise LtspError(
         f"cannot load kernel module {name}" + (f": {errors[-1]}" if errors else ""),
         hint=f"rebuild ltsp.img (`ltsp initrd`) so it carries {name}.ko for kernel "
