@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import stat
 import struct
 import tempfile
 from collections.abc import Iterable, Sequence
@@ -29,7 +30,8 @@ import ltsp_client
 from ltsp_client.applet import Context
 from ltsp_client.errors import ConfigError, LtspError
 from ltsp_client.log import step
-from ltsp_client.server.cpio import COMPRESSIONS, Archive, write_segments
+from ltsp_client.run import run
+from ltsp_client.server.cpio import COMPRESSIONS, Archive, Entry, write_segments
 
 log = logging.getLogger(__name__)
 
@@ -229,6 +231,35 @@ def config_segment(plan: Plan) -> Archive:
     return archive
 
 
+def _is_shell(entry: Entry) -> bool:
+    if not stat.S_ISREG(entry.mode):
+        return False
+    if entry.name.endswith(".sh") or entry.name.startswith("conf/conf.d/"):
+        return True
+    if not entry.name.startswith("scripts/") or entry.source is None:
+        return False
+    with entry.source.open("rb") as script:
+        first = script.readline(128)
+    return first.startswith(b"#!") and first.split()[0].endswith(b"sh")
+
+
+def check_shell_syntax(archive: Archive) -> None:
+    """`sh -n` every shell file (hooks, *.sh): the initramfs would stop on a syntax error."""
+    broken = []
+    for entry in archive.entries():
+        if not _is_shell(entry):
+            continue
+        text = entry.source.read_bytes() if entry.source is not None else entry.data
+        result = run(["sh", "-n"], input=text.decode(errors="replace"), check=False, timeout=30)
+        if not result.ok:
+            broken.append(f"/{entry.name}: {result.stderr.strip()}")
+    if broken:
+        raise LtspError(
+            "shell syntax errors, ltsp.img was not published:\n  " + "\n  ".join(broken),
+            hint="fix the files named above, then run `ltsp initrd` again",
+        )
+
+
 def binary_segment(plan: Plan) -> tuple[Archive, list[KernelModules]]:
     archive = Archive()
     if plan.binary_tree is not None:
@@ -263,7 +294,9 @@ def publish(plan: Plan, output: Path) -> list[int]:
     """Write ltsp.img to a temp file next to `output`, then rename; return segment sizes."""
     validate_config(plan.etc)
     with step("initrd: collect"):
-        segments: list[tuple[Archive, str]] = [(config_segment(plan), "none")]
+        config = config_segment(plan)
+        check_shell_syntax(config)
+        segments: list[tuple[Archive, str]] = [(config, "none")]
         binary, _kernels = binary_segment(plan)
         if len(binary):
             segments.append((binary, plan.compression))

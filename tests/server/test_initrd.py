@@ -218,3 +218,19 @@ def test_builtin_modules_are_not_copied(tmp_path: Path) -> None:
     )
     assert chosen.builtin == ("overlay",)
     assert initrd.kernel_module_dirs(tmp_path) == [moddir]
+
+
+def test_shell_syntax_error_refuses_to_publish(setup: dict[str, Path]) -> None:
+    (setup["etc"] / "site.sh").write_text("if true; then\n  echo missing fi\n")
+    bad_hook = setup["hooks"] / "initramfs-tools" / "scripts" / "init-bottom" / "ltsp"
+    bad_hook.write_text("#!/bin/sh\ncase x in\n")
+    (setup["hooks"] / "initramfs-tools" / "scripts" / "init-bottom" / "ORDER.txt").write_text(
+        "not shell ((\n"
+    )
+    with pytest.raises(LtspError, match="shell syntax errors") as info:
+        build(setup)
+    message = str(info.value)
+    assert "/etc/ltsp/site.sh:" in message
+    assert "/scripts/init-bottom/ltsp:" in message
+    assert "ORDER.txt" not in message  # no shebang, not *.sh: not checked
+    assert not setup["out"].exists()
