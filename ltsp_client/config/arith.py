@@ -16,6 +16,7 @@ TOKEN_RE = re.compile(
     r"|(<<|>>|<=|>=|==|!=|&&|\|\||[-+*/%()<>&^|!~?:]))"
 )
 MAX_SHIFT = 63
+MAX_NESTING = 64
 
 
 class ArithError(Exception):
@@ -96,6 +97,7 @@ class _Parser:
     def __init__(self, tokens: list[tuple[str, str]]) -> None:
         self.tokens = tokens
         self.pos = 0
+        self.depth = 0
 
     def peek(self) -> str | None:
         if self.pos < len(self.tokens) and self.tokens[self.pos][0] == "op":
@@ -103,6 +105,15 @@ class _Parser:
         return None
 
     def ternary(self) -> int:
+        self.depth += 1
+        if self.depth > MAX_NESTING:
+            raise ArithError("expression nested too deeply")
+        try:
+            return self._ternary()
+        finally:
+            self.depth -= 1
+
+    def _ternary(self) -> int:
         cond = self.binary(1)
         if self.peek() != "?":
             return cond
@@ -128,20 +139,25 @@ class _Parser:
             left = _wrap(func(left, right))
 
     def unary(self) -> int:
-        if self.pos >= len(self.tokens):
-            raise ArithError("unexpected end")
-        kind, text = self.tokens[self.pos]
-        self.pos += 1
+        signs: list[int] = []
+        while True:
+            if self.pos >= len(self.tokens):
+                raise ArithError("unexpected end")
+            kind, text = self.tokens[self.pos]
+            self.pos += 1
+            if kind == "num" or text == "(":
+                break
+            operand = {"+": 0, "-": 1, "!": 2, "~": 3}.get(text)
+            if operand is None:
+                raise ArithError(f"unexpected {text!r}")
+            signs.append(operand)
         if kind == "num":
-            return _number(text)
-        if text == "(":
+            value = _number(text)
+        else:
             value = self.ternary()
             if self.peek() != ")":
                 raise ArithError("expected )")
             self.pos += 1
-            return value
-        operand = {"+": 0, "-": 1, "!": 2, "~": 3}.get(text)
-        if operand is None:
-            raise ArithError(f"unexpected {text!r}")
-        value = self.unary()
-        return _wrap((value, -value, int(not value), ~value)[operand])
+        for operand in reversed(signs):
+            value = _wrap((value, -value, int(not value), ~value)[operand])
+        return value

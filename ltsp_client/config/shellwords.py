@@ -23,6 +23,7 @@ SPECIAL_PARAMS = "@*#?-$!0123456789"
 PARAM_OPS = (":-", ":=", ":+", ":?", "##", "%%", "-", "=", "+", "?", "#", "%")
 # Dynamic shell values we cannot know without a running shell: kept literally.
 UNKNOWABLE_PARAMS = frozenset("$!-0")
+MAX_NESTING = 32  # ${a:-${b:-...}} deeper than this is refused (no Python recursion errors)
 
 
 class IncompleteError(Exception):
@@ -83,6 +84,7 @@ class Lexer:
     def __init__(self, text: str) -> None:
         self.text = text
         self.pos = 0
+        self.depth = 0
 
     def peek(self, offset: int = 0) -> str:
         i = self.pos + offset
@@ -269,7 +271,11 @@ class Lexer:
         if length or not op:
             raise ShellSyntaxError(f"bad substitution {self.text[start : self.pos + 1]!r}")
         self.pos += len(op)
+        self.depth += 1
+        if self.depth > MAX_NESTING:
+            raise ShellSyntaxError(f"${{...}} nested more than {MAX_NESTING} deep")
         arg = self.word(stop="}", quoted=quoted)
+        self.depth -= 1
         if self.peek() != "}":
             raise IncompleteError("${ expansion")
         self.pos += 1
@@ -341,6 +347,7 @@ class Expander:
     positional: Sequence[str] = ()
     assign: Callable[[str, str], None] | None = None
     unexpanded: list[str] = field(default_factory=list)
+    depth: int = 0  # nested $((...)) being expanded
 
     def word(self, word: Word, *, tilde: bool = False) -> str:
         text = "".join(self.part(p) for p in word)
@@ -367,7 +374,9 @@ class Expander:
     def arithmetic(self, expression: str) -> str | None:
         """`$((...))`: parameters expanded first, then integer arithmetic; None if the
         shell would fail or we cannot do it (the caller keeps the text)."""
-        inner = Expander(self.lookup, self.positional)
+        if self.depth >= MAX_NESTING:
+            return None
+        inner = Expander(self.lookup, self.positional, depth=self.depth + 1)
         try:
             text = "".join(inner.part(p) for p in Lexer(expression).heredoc())
             if inner.unexpanded:

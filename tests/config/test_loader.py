@@ -14,6 +14,8 @@ from ltsp_client.config.loader import (
     parse_text,
     section_ident,
 )
+from ltsp_client.config.model import Identity
+from ltsp_client.config.sections import evaluate_files
 from ltsp_client.errors import ConfigError
 
 
@@ -134,3 +136,26 @@ def test_invalid_utf8_is_kept_and_listed() -> None:
     assert conf.bad_utf8_lines == (2, 3)
     item = conf.sections[0].items[2]
     assert isinstance(item, Assignment) and item.text == "B=\udcff"
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["${a:-" * 500 + "}" * 500, "$((" * 500 + "1" + "))" * 500, "$((" + "-" * 5000 + "1))"],
+)
+def test_deep_nesting_is_refused_or_kept_never_a_recursion_error(value: str) -> None:
+    try:
+        conf = parse_text(f"A={value}\n")
+        evaluate_files(applet="init", identity=Identity(), is_client=True, files=[conf], environ={})
+    except ConfigError as exc:
+        assert exc.line == 1
+
+
+def test_long_include_chains_work() -> None:
+    text = "[pc01]\nINCLUDE=s0\n" + "".join(
+        f"[s{i}]\nV{i}=1\nINCLUDE=s{i + 1}\n" for i in range(150)
+    )
+    conf = parse_text(text)
+    result = evaluate_files(
+        applet="", identity=Identity("", "", "pc01"), is_client=True, files=[conf], environ={}
+    ).config()
+    assert result["V149"] == "1"
