@@ -38,7 +38,9 @@ class _Parser(argparse.ArgumentParser):
 
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="ltsp config", description=__doc__)
-    sub = parser.add_subparsers(dest="action", required=True, parser_class=_Parser)
+    sub = parser.add_subparsers(
+        dest="action", required=True, metavar="show|check", parser_class=_Parser
+    )
     show = sub.add_parser("show", help="print the variables ltsp.conf sets for one client")
     show.add_argument("--config", type=Path, help="the ltsp.conf file (/etc/ltsp/ltsp.conf)")
     show.add_argument("--mac", required=True, help="the client's MAC address")
@@ -98,6 +100,9 @@ def shell_quote(value: str) -> str:
 def check(options: argparse.Namespace) -> int:
     _register_plugin_params()
     paths: list[Path] = [options.config] if options.config else _default_files()
+    if not paths:
+        print(f"ltsp config: no {DEFAULT_CONFIG}: nothing to check", file=sys.stderr)
+        return 0
     errors = warnings = 0
     for path in paths:
         try:
@@ -128,10 +133,11 @@ def check(options: argparse.Namespace) -> int:
 
 
 def _default_files() -> list[Path]:
+    """ltsp.conf and every ltsp-APPLET.conf that exist (none at all is not an error)."""
     if not DEFAULT_CONFIG.parent.is_dir():
-        return [DEFAULT_CONFIG]
+        return []
     others = sorted(DEFAULT_CONFIG.parent.glob("ltsp-*.conf"))
-    return [DEFAULT_CONFIG, *others]
+    return [p for p in (DEFAULT_CONFIG, *others) if p.is_file()]
 
 
 def _register_plugin_params() -> None:

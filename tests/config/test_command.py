@@ -222,3 +222,17 @@ def test_check_of_an_applet_file_warns_about_the_shared_guard(
     assert f"{applet}:3: warning: lines above the first section never run here" in out
     assert f"{applet}:4: warning: [clients] is skipped whenever [clients]" in out
     assert ":6:" not in out
+
+
+def test_check_without_config_reads_every_file_of_the_directory(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ltsp_client.config import command
+
+    monkeypatch.setattr(command, "DEFAULT_CONFIG", tmp_path / "ltsp.conf")
+    assert run(capsys, "check")[0] == 0  # no file at all: nothing to check
+    write(tmp_path, "[clients]\nSERVER=1.2.3.4\n")
+    (tmp_path / "ltsp-init.conf").write_text("[init/]\nRELOGIN=maybe\n")
+    code, out, err = run(capsys, "check")
+    assert code == 1 and f"{tmp_path}/ltsp-init.conf:2: RELOGIN: error" in out
+    assert "ltsp.conf, " in err
