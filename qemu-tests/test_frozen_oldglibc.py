@@ -14,8 +14,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from frz_frozen import frozen_tree
 
-ROOT = Path(__file__).resolve().parents[1]
 CHROOT = Path("/var/tmp/ltsp-frz-bullseye")
 MIRROR = "http://deb.debian.org/debian"
 
@@ -36,17 +36,6 @@ def bullseye() -> Path:
         )
         partial.rename(CHROOT)
     return CHROOT
-
-
-def frozen_tree() -> Path:
-    proc = subprocess.run(
-        [str(ROOT / "build-tools" / "freeze")],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=True,
-    )
-    return Path(proc.stdout.strip().splitlines()[-1])
 
 
 @pytest.mark.qemu(timeout=1200)

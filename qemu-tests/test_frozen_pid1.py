@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 import pytest
+from frz_frozen import frozen_tree
 
 import ltsp_client
 from ltsp_client.server.cpio import Archive, write_segments
@@ -39,18 +40,6 @@ pytestmark = pytest.mark.skipif(
     not KERNEL.exists() or not BUSYBOX.exists() or shutil.which("qemu-system-x86_64") is None,
     reason=f"needs {KERNEL}, busybox-static and qemu-system-x86",
 )
-
-
-def frozen_tree() -> Path:
-    proc = subprocess.run(
-        [str(ROOT / "build-tools" / "freeze")],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stderr
-    return Path(proc.stdout.strip().splitlines()[-1])
 
 
 def ltsp_img(run_dir: Path) -> Path:
