@@ -125,7 +125,9 @@ def _plan(
     return BootPlan(kernel=kernel, initrds=initrds, append=append)
 
 
-def _boot(net: LabNetwork, run_dir: Path, plan: BootPlan, args: argparse.Namespace) -> BootResult:
+def _boot(
+    net: LabNetwork, run_dir: Path, plan: BootPlan, args: argparse.Namespace, *, keep: bool = False
+) -> BootResult:
     echo = (lambda t, text: print(f"[{t:7.2f}] {text}", flush=True)) if args.console else None
     return boot_client(
         net,
@@ -135,6 +137,7 @@ def _boot(net: LabNetwork, run_dir: Path, plan: BootPlan, args: argparse.Namespa
         ram_mb=args.ram,
         timeout=args.timeout,
         on_line=echo,
+        keep=keep,
         **plan.kwargs(),
     )
 
@@ -168,9 +171,14 @@ def cmd_up(args: argparse.Namespace) -> int:
         print(f"  shell in the namespace:  ip netns exec {net.name} bash")
         print(f"  boot plan for {args.mac}: {plan}")
         if args.boot_client:
-            result = _boot(net, run_dir, plan, args)
+            result = _boot(net, run_dir, plan, args, keep=True)
             print(result.timeline())
-            print(f"serial log: {result.log_path}")
+            print(f"serial log (still written): {result.log_path}")
+            if result.ok:
+                sock = run_dir / "client0.ttyS1.sock"
+                print(f"  root shell on the client: socat -,raw,echo=0 UNIX-CONNECT:{sock}")
+            else:
+                print(result.why())
         print("Ctrl-C tears everything down.")
         try:
             while True:

@@ -229,6 +229,20 @@ def _customise(root: Path) -> None:
         _chroot(root, "update-initramfs", "-u", "-k", "all", timeout=600)
 
 
+def _remove_dead_tmp(cache: Path, name: str) -> None:
+    """Partial trees of builders that died (the lock is ours, so none is in progress)."""
+    for tmp in cache.glob(f"{name}.tmp-*"):
+        if tmp.is_dir() and not any(m.startswith(str(tmp)) for m in _mountpoints()):
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _mountpoints() -> list[str]:
+    try:
+        return [line.split()[1] for line in Path("/proc/mounts").read_text().splitlines()]
+    except OSError:
+        return []
+
+
 def build_rootfs(
     variant: str = "base",
     extra_packages: Sequence[str] = (),
@@ -245,6 +259,7 @@ def build_rootfs(
     with file_lock(cache / f".{name}.lock"):
         if (final / ".lab-recipe.json").exists():
             return final
+        _remove_dead_tmp(cache, name)
         tmp = cache / f"{name}.tmp-{os.getpid()}"
         logs = cache / "logs"
         logs.mkdir(parents=True, exist_ok=True)

@@ -45,6 +45,7 @@ DEFAULT_MARKS: dict[str, str] = {
     ),
     "switch_root": r"Not activating Mandatory Access Control|SWITCH_ROOT",
     "systemd": r"systemd\[1\]: systemd \d+ running|Welcome to ",
+    "ltsp_init_done": r"ltsp init: .*exec ",
     "multi_user": r"Reached target.*Multi-User",
     "report": r"LAB-REPORT-END",
 }
@@ -246,11 +247,14 @@ def boot_client(
     sends: Sequence[tuple[str, str]] = (),
     extra_qemu_args: Sequence[str] = (),
     on_line: Callable[[float, str], None] | None = None,
+    keep: bool = False,
 ) -> BootResult:
     """Boot one client and watch it until success, a failure pattern, QEMU's exit or `timeout`.
 
     `markers` add to (or override) DEFAULT_MARKS. `sends` are (regex, text) pairs: when the
-    regex first shows on the console, text + newline is typed into the serial port.
+    regex first shows on the console, text + newline is typed into the serial port. With
+    `keep`, a client that booted successfully keeps running (its console still logged) until
+    the network is torn down, e.g. to log in on ttyS1.
     """
     if pxe == (kernel is not None):
         raise LabError("boot_client needs exactly one of kernel= (direct boot) or pxe=True")
@@ -281,6 +285,7 @@ def boot_client(
         on_line=on_line,
     )
     t0 = time.monotonic()
+    kept = False
     try:
         proc = subprocess.Popen(
             argv,
@@ -329,15 +334,20 @@ def boot_client(
                     proc.stdin.flush()
         if buf:
             watcher.line(time.monotonic() - t0, buf.decode(errors="replace"))
+        kept = keep and watcher.stopped_by == "success" and proc.poll() is None
     finally:
         elapsed = time.monotonic() - t0
-        if proc.poll() is None:
-            kill_pid(proc.pid, wait=2.0)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            proc.wait(timeout=5)
-        net.untrack(proc)
-        watcher.close()
-        sock.unlink(missing_ok=True)
+        if kept:
+            # keep the console flowing into the log; the network's teardown stops QEMU
+            threading.Thread(target=_drain, args=(fd, watcher, t0), daemon=True).start()
+        else:
+            if proc.poll() is None:
+                kill_pid(proc.pid, wait=2.0)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=5)
+            net.untrack(proc)
+            watcher.close()
+            sock.unlink(missing_ok=True)
     result = BootResult(
         name=name,
         lines=watcher.lines,
@@ -352,6 +362,21 @@ def boot_client(
     )
     log.info("client %s: %s after %.1fs", name, result.stopped_by, result.elapsed)
     return result
+
+
+def _drain(fd: int, watcher: _Watcher, t0: float) -> None:
+    buf = b""
+    try:
+        while chunk := os.read(fd, 65536):
+            buf += chunk
+            while b"\n" in buf:
+                raw, buf = buf.split(b"\n", 1)
+                watcher.line(time.monotonic() - t0, raw.decode(errors="replace"))
+    except (OSError, ValueError):
+        pass
+    finally:
+        with contextlib.suppress(ValueError):
+            watcher.close()
 
 
 def boot_clients(net: LabNetwork, clients: Sequence[Mapping[str, object]]) -> list[BootResult]:
