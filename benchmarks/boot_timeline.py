@@ -147,17 +147,9 @@ def main(argv: list[str] | None = None) -> int:
                             timeout=BOOT_TIMEOUT[stack],
                             markers=timeline.VM_MARKERS,
                         )
-                        served = traffic.read()
-                        report = result.report
-                        tl = timeline.from_console(
-                            result.lines,
-                            stack=stack,
-                            method=method,
-                            events=report.events if report and stack == "ours" else (),
-                            startup_seconds=report.startup_seconds if report else None,
+                        tl = timeline.from_boot(
+                            result, stack=stack, method=method, served=traffic.read()
                         )
-                        tl.served = served
-                        tl.ok = result.ok
                         if not result.ok:
                             tl.notes.append(f"{result.stopped_by}: {result.log_path}")
                         timelines.append(tl)

@@ -9,7 +9,6 @@ If a piece of our boot path is missing from the tree, the tests skip and name it
 
 from __future__ import annotations
 
-import re
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -17,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from lab import ourstack, runlog, timeline
+from lab import ourstack, runlog, timeline, upstream
 from lab.image import build_rootfs
 from lab.netns import LabNetwork
 from lab.report import Report
@@ -63,17 +62,8 @@ class OursLab:
             markers=timeline.VM_MARKERS,
             on_line=on_line,
         )
-        if result.report is not None:
-            tl = timeline.from_console(
-                result.lines,
-                stack="ours",
-                method=name,
-                events=result.report.events,
-                startup_seconds=result.report.startup_seconds,
-            )
-            (self.run_dir / f"{name}.timeline.txt").write_text(
-                timeline.boundaries_table([tl]) + "\n" + timeline.table([tl])
-            )
+        tl = timeline.from_boot(result, stack="ours", method=name)
+        timeline.write_text(tl, self.run_dir / f"{name}.timeline.txt")
         return result
 
 
@@ -92,13 +82,7 @@ def lab() -> Iterator[OursLab]:
 
 
 def check_report(result: BootResult) -> Report:
-    assert result.ok, result.why()
-    report = result.report
-    assert report is not None, result.why()
-    assert re.fullmatch(r"ltsp\d+", report.hostname), report.summary()
-    root = report.root
-    assert root is not None and root.fstype == "overlay", report.summary()
-    assert set(report.failed_units) <= KNOWN_FAILED, report.summary()
+    report = upstream.check_booted(result, known_failed=KNOWN_FAILED)
     assert "ltsp.strict" in report.cmdline.split()
     steps = {(e.get("stage"), e.get("step"), e.get("event")) for e in report.events}
     assert report.events, "no /run/ltsp/events.jsonl in the guest"

@@ -14,6 +14,9 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from html import escape
+from pathlib import Path
+
+from lab.vm import BootResult
 
 # Boundaries in boot order. A stage runs from its boundary to the next one.
 BOUNDARIES = (
@@ -181,6 +184,28 @@ def from_console(
 
 
 MISSING = "-"
+
+
+def from_boot(
+    result: BootResult, *, stack: str, method: str, served: Mapping[str, int] | None = None
+) -> Timeline:
+    """A boot's timeline: console marks, plus for our stack its events.jsonl from the report."""
+    report = result.report
+    tl = from_console(
+        result.lines,
+        stack=stack,
+        method=method,
+        events=report.events if report is not None and stack == "ours" else (),
+        startup_seconds=report.startup_seconds if report is not None else None,
+    )
+    tl.served = dict(served or {})
+    tl.ok = result.ok
+    return tl
+
+
+def write_text(tl: Timeline, path: Path) -> None:
+    """One boot's boundaries and stage durations as text (kept beside its serial log)."""
+    path.write_text(boundaries_table([tl]) + "\n" + table([tl]))
 
 
 def _fmt(x: float | None) -> str:

@@ -18,20 +18,21 @@ BASE_DIR and TFTP_DIR are set in the [server] section of the overlaid ltsp.conf
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import logging
-import os
+import re
 import shlex
 import shutil
 import time
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from lab import SERVER_IP, LabError
+from lab.image import build_rootfs, cache_root, file_lock
 from lab.netns import LabNetwork
+from lab.report import Report
+from lab.vm import BootResult
 from ltsp_client.errors import CommandError
 from ltsp_client.run import run
 
@@ -45,21 +46,6 @@ RECIPE = (
     "upstream-ltsp-v1: apt-get install --no-install-recommends ltsp nbd-client linux-image-amd64"
 )
 CHROOT_PACKAGES = ("ltsp", "nbd-client", "linux-image-amd64")
-
-
-def cache_root() -> Path:
-    return Path(os.environ.get("LTSP_LAB_CACHE") or "/var/cache/ltsp-lab")
-
-
-@contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def _sh(script: str, *, timeout: float, log_path: Path, argv_prefix: Sequence[str] = ()) -> None:
@@ -83,8 +69,6 @@ def build_chroot(base: Path | None = None) -> Path:
     and its ltsp.service runs at boot.
     """
     if base is None:
-        from lab.image import build_rootfs
-
         base = build_rootfs()
     key = hashlib.sha256(f"{base.resolve()}|{RECIPE}".encode()).hexdigest()[:16]
     top = cache_root() / f"upstream-{key}"
@@ -92,7 +76,7 @@ def build_chroot(base: Path | None = None) -> Path:
     done = top / ".done"
     if done.exists():
         return chroot
-    with _locked(cache_root() / f"upstream-{key}.lock"):
+    with file_lock(cache_root() / f"upstream-{key}.lock"):
         if done.exists():
             return chroot
         t0 = time.monotonic()
@@ -338,3 +322,18 @@ def check_published(published: Published) -> list[str]:
         if f"squashfs-root{needed}" not in listing:
             problems.append(f"{needed} missing from {published.image}")
     return problems
+
+
+def check_booted(result: BootResult, *, known_failed: frozenset[str] = frozenset()) -> Report:
+    """What every LTSP client boot in the lab must show, upstream's or ours: it reached
+    the report, hostname ltsp<N>, an overlay root, no failed units beyond `known_failed`,
+    /run/ltsp/client. Raises AssertionError (for pytest) with the boot's tail."""
+    assert result.ok, result.why()
+    report = result.report
+    assert report is not None, result.why()
+    assert re.fullmatch(r"ltsp\d+", report.hostname), report.summary()
+    root = report.root
+    assert root is not None and root.fstype == "overlay", report.summary()
+    assert set(report.failed_units) <= known_failed, report.summary()
+    assert "client" in report.run_ltsp, report.run_ltsp
+    return report
