@@ -97,7 +97,7 @@ def fatal(policy: Policy, *, applet: str, step: str, message: str, hint: str = "
     if hint:
         lines.append(f"  hint: {hint}")
     lines.append(f"  log: {LOG_FILE}")
-    log.error("%s", " / ".join(lines))
+    log.info("%s", " / ".join(lines))  # the log file; the console gets the lines below
     events.write(step=step, event="fatal", error=message)
     policy.console.say(*lines)
     if policy.debug_shell:
