@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -25,22 +26,23 @@ from lab.netns import LabNetwork, cleanup_stale, install_sigterm_handler
 from lab.report import parse_report
 from lab.runlog import new_run_dir, read_log
 from lab.services import Servers, start_servers
-from lab.vm import BootPlan, BootResult, boot_client
+from lab.vm import BootPlan, BootResult, boot_client, concat_initrds, qemu_argv
 
 log = logging.getLogger("lab")
 PREFIX = "ltl"
 DEMO_MAC = "52:54:00:67:00:01"
 
 
-def plan_lab(net: LabNetwork, run_dir: Path, boot: str, mac: str) -> BootPlan:
+def plan_lab(net: LabNetwork, run_dir: Path, boot: str, mac: str, extra: str) -> BootPlan:
     """The lab image with its own stock initramfs-tools initrd: no code of ours in the boot."""
     image = _image()
     servers = _servers(net, run_dir, nbd={"lab": image.squashfs}, nfs=[image.chroot])
     append = nfs_append(image.chroot) if boot == "nfs" else nbd_append("lab")
+    append = f"{append} {extra}".strip()
     return _plan(servers, boot, mac, kernel=image.kernel, initrds=(image.initrd,), append=append)
 
 
-def plan_ours(net: LabNetwork, run_dir: Path, boot: str, mac: str) -> BootPlan:
+def plan_ours(net: LabNetwork, run_dir: Path, boot: str, mac: str, extra: str) -> BootPlan:
     """The stock lab image + our ltsp.img (frozen binary) in front of its initrd."""
     from lab import ourstack
 
@@ -57,7 +59,7 @@ def plan_ours(net: LabNetwork, run_dir: Path, boot: str, mac: str) -> BootPlan:
     return _plan(servers, boot, mac, kernel=pub.kernel, initrds=tuple(pub.initrds), append=append)
 
 
-def plan_upstream(net: LabNetwork, run_dir: Path, boot: str, mac: str) -> BootPlan:
+def plan_upstream(net: LabNetwork, run_dir: Path, boot: str, mac: str, extra: str) -> BootPlan:
     """Upstream LTSP 23.02 (the yardstick): its own applets publish a copy of the lab image."""
     from lab import upstream
 
@@ -75,12 +77,13 @@ def plan_upstream(net: LabNetwork, run_dir: Path, boot: str, mac: str) -> BootPl
     )
     kernel, initrds = upstream.direct_boot_files(pub)
     append = pub.nbd_cmdline(mac) if boot == "nbd" else pub.nfs_cmdline(mac)
+    append = f"{append} {extra}".strip()
     if boot == "pxe":  # upstream's own dnsmasq config, TFTP dir and ltsp.ipxe
         return BootPlan(pxe=True)
     return _plan(servers, boot, mac, kernel=kernel, initrds=tuple(initrds), append=append)
 
 
-STACKS: dict[str, Callable[[LabNetwork, Path, str, str], BootPlan]] = {
+STACKS: dict[str, Callable[[LabNetwork, Path, str, str, str], BootPlan]] = {
     "lab": plan_lab,
     "ours": plan_ours,
     "upstream": plan_upstream,
@@ -146,7 +149,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     run_dir = new_run_dir(f"demo-{args.stack}-{args.boot}")
     t0 = time.monotonic()
     with LabNetwork(prefix=PREFIX, clients=1, router=args.stack == "upstream") as net:
-        plan = STACKS[args.stack](net, run_dir, args.boot, args.mac)
+        plan = STACKS[args.stack](net, run_dir, args.boot, args.mac, args.append)
         print(f"booting client0 ({args.mac}, {args.ram} MB, {args.boot}, stack {args.stack}) ...")
         result = _boot(net, run_dir, plan, args)
     print(f"\nboot timeline (host clock, seconds since QEMU start), {result.stopped_by}:")
@@ -166,10 +169,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def cmd_up(args: argparse.Namespace) -> int:
     run_dir = new_run_dir(f"up-{args.stack}")
     with LabNetwork(prefix=PREFIX, clients=1, router=args.stack == "upstream") as net:
-        plan = STACKS[args.stack](net, run_dir, args.boot, args.mac)
+        plan = STACKS[args.stack](net, run_dir, args.boot, args.mac, args.append)
         print(f"\nlab {net.name} is up; run dir {run_dir}")
         print(f"  shell in the namespace:  ip netns exec {net.name} bash")
         print(f"  boot plan for {args.mac}: {plan}")
+        if args.interactive:
+            _interactive(net, run_dir, plan, args)
+            return 0
         if args.boot_client:
             result = _boot(net, run_dir, plan, args, keep=True)
             print(result.timeline())
@@ -186,6 +192,24 @@ def cmd_up(args: argparse.Namespace) -> int:
         except KeyboardInterrupt:
             print("\ntearing down ...")
     return 0
+
+
+def _interactive(net: LabNetwork, run_dir: Path, plan: BootPlan, args: argparse.Namespace) -> None:
+    """QEMU with ttyS0 on this terminal (for ltsp.break / ltsp.shell); Ctrl-A X quits QEMU."""
+    initrd = concat_initrds(plan.initrds, run_dir / "client0.initrd") if plan.initrds else None
+    argv = net.exec_argv(
+        qemu_argv(
+            tap=net.tap(0),
+            mac=args.mac,
+            ram_mb=args.ram,
+            kernel=plan.kernel,
+            initrd=initrd,
+            append=plan.append,
+            serial_socket=run_dir / "client0.ttyS1.sock",
+        )
+    )
+    print("console on this terminal; Ctrl-A X quits QEMU, Ctrl-A C the QEMU monitor")
+    subprocess.run(argv, check=False)
 
 
 def cmd_down(args: argparse.Namespace) -> int:
@@ -225,8 +249,14 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("--ram", type=int, default=512)
         p.add_argument("--timeout", type=float, default=300)
         p.add_argument("--console", action="store_true", help="echo the serial console")
+        p.add_argument("--append", default="", help="extra kernel parameters, e.g. ltsp.break=init")
         if name == "up":
             p.add_argument("--boot-client", action="store_true", help="also boot one client")
+            p.add_argument(
+                "--interactive",
+                action="store_true",
+                help="boot one client with its console on this terminal",
+            )
     sub.add_parser("down")
     sub.add_parser("build")
     p = sub.add_parser("report")
