@@ -175,3 +175,26 @@ def test_nbd_client_wrapper_gives_up(tmp_path: Path) -> None:
     )
     assert result.returncode == 1
     assert "nbd-client failed 3 times, giving up" in result.stderr
+
+
+def test_init_bottom_script_panics_without_the_binary(tmp_path: Path) -> None:
+    base = initramfs(tmp_path / "i", "quiet")
+    (base / "scripts/functions").write_text('panic() { echo "PANIC $*"; exit 3; }\n')
+    result = subprocess.run(
+        ["chroot", str(base), "/bin/dash", "/scripts/init-bottom/ltsp-initrd-bottom"],
+        capture_output=True,
+        text=True,
+        env={"PATH": "/sbin:/bin", "rootmnt": "/root"},
+        check=False,
+    )
+    assert result.returncode == 3
+    assert "PANIC FATAL: ltsp: /usr/lib/ltsp/ltsp is missing" in result.stdout
+    assert (base / "run/ltsp/client").is_dir()
+    (base / "usr/lib/ltsp/ltsp").write_text('#!/bin/sh\necho "ltsp $*" >>/log\n')
+    (base / "usr/lib/ltsp/ltsp").chmod(0o755)
+    subprocess.run(
+        ["chroot", str(base), "/bin/dash", "/scripts/init-bottom/ltsp-initrd-bottom"],
+        env={"PATH": "/sbin:/bin", "rootmnt": "/root"},
+        check=True,
+    )
+    assert (base / "log").read_text() == "ltsp initrd-bottom --rootmnt /root\n"

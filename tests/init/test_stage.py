@@ -178,3 +178,23 @@ def test_whole_stage_mounts_the_image_and_installs(tmp_path: Path, mount_dir: Pa
     assert (mount_dir / "tmpfs/0/up/sbin/init").is_symlink()  # changes live in the tmpfs
     done = [(r["step"], r["event"]) for r in read_events(events.path) if r["event"] == "end"]
     assert [s for s, _ in done] == ["facts", "config", "image-source", "mount", "install"]
+
+
+@pytest.mark.root
+def test_image_to_ram_drops_the_network_root(tmp_path: Path, mount_dir: Path) -> None:
+    from ltsp_client.init import mounts
+
+    rootmnt = mount_dir / "root"
+    rootmnt.mkdir()
+    mounts.mount("fake-nfs", rootmnt, "tmpfs")  # stands in for the NFS root
+    (rootmnt / "images").mkdir()
+    images.squashfs(images.tree(tmp_path / "t"), rootmnt / "images/x86_64.img")
+    stage = stage_for(tmp_path, "ltsp.image=images/x86_64.img ltsp.image-to-ram=1", rootmnt)
+    stage = Stage(**{**stage.__dict__, "tmpfs": str(mount_dir / "tmpfs")})
+    rec = Recorder()
+    assert run_stage(stage, rec.policy(tmp_path)) == 0
+    assert (mount_dir / "tmpfs/x86_64.img").is_file()
+    sources = [e.source for e in mounts.mount_table() if e.mountpoint == str(rootmnt)]
+    assert "fake-nfs" not in sources and sources[-1] == str(mount_dir / "tmpfs")
+    assert (rootmnt / "etc/os-release").exists()
+    assert not (rootmnt / "images").exists()  # the network root is gone
