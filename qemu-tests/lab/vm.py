@@ -47,6 +47,7 @@ DEFAULT_MARKS: dict[str, str] = {
     "systemd": r"systemd\[1\]: systemd \d+ running|Welcome to ",
     "ltsp_init_done": r"ltsp init: .*exec ",
     "multi_user": r"Reached target.*Multi-User",
+    "login_prompt": r"\S login: ",
     "report": r"LAB-REPORT-END",
 }
 SUCCESS_REGEX = r"LAB-REPORT-END"
