@@ -2,10 +2,12 @@
 stock initramfs-tools initrd, then `ltsp initrd-bottom` and `ltsp init` into systemd.
 
 - NFS: root=/dev/nfs nfsroot=SERVER:BASE ltsp.image=images/x86_64.img (upstream's default)
+- NFS chroot: root=/dev/nfs nfsroot=SERVER:CHROOT (upstream's "roots" method)
 - NBD: root=/dev/nbd0 nbdroot=SERVER,x86_64,nbd0 (the squashfs is the NBD export)
 - NBD with the server down at boot: the nbd-client wrapper retries with progress on the
   console; the server comes back during the retries and the boot completes.
 - A missing image: FATAL with step, hint and log path, a countdown, then a reboot.
+- IMAGE_TO_RAM: the image is copied into the tmpfs and the NFS root unmounted.
 """
 
 from __future__ import annotations
@@ -95,7 +97,7 @@ def lab() -> Iterator[OurLab]:
         shutil.copyfile(image.squashfs, base / "images/x86_64.img")
     ltsp_img = build_ltsp_img(image, run_dir)
     with LabNetwork(prefix="bot", clients=1) as net:
-        start_servers(net, run_dir, nfs_exports=[base])
+        start_servers(net, run_dir, nfs_exports=[base, image.chroot])
         nbd = NbdServer(net, run_dir / "nbd", exports={"x86_64": image.squashfs})
         yield OurLab(net, run_dir, image, base, ltsp_img, nbd)
 
@@ -126,6 +128,14 @@ def test_nfs_image(lab: OurLab) -> None:
     loop = [m for m in report.mounts if m.target == "/run/initramfs/ltsp/0/looproot"]
     assert loop and loop[0].fstype == "squashfs", report.mounts
     # the NFS root itself stays under the overlay, in the old rootfs: not listed after run-init
+
+
+def test_nfs_chroot(lab: OurLab) -> None:
+    """Upstream's "roots" method: the NFS export is the chroot itself, overlaid onto itself."""
+    report = check_booted(
+        lab.boot("nfs-chroot", f"root=/dev/nfs nfsroot={SERVER_IP}:{lab.image.chroot} ltsp.strict")
+    )
+    assert not any(m.target.endswith("/looproot") for m in report.mounts), report.mounts
 
 
 def test_nbd(lab: OurLab) -> None:
@@ -180,3 +190,15 @@ def test_missing_image_is_fatal_then_reboots(lab: OurLab) -> None:
     assert "hint: check ltsp.image=" in text
     assert "log: /run/ltsp/ltsp.log" in text
     assert "Rebooting in 3 seconds" in text and "Rebooting now" in text
+
+
+def test_image_to_ram(lab: OurLab) -> None:
+    append = (
+        f"root=/dev/nfs nfsroot={SERVER_IP}:{lab.base} ltsp.image=images/x86_64.img "
+        "ltsp.image-to-ram=1 ltsp.strict"
+    )
+    result = lab.boot("to-ram", append, ram_mb=768)
+    report = check_booted(result)
+    assert result.grep(r"ltsp initrd-bottom: /run/initramfs/ltsp/x86_64.img ready"), result.why()
+    loop = [m for m in report.mounts if m.target == "/run/initramfs/ltsp/0/looproot"]
+    assert loop and loop[0].fstype == "squashfs", report.mounts
