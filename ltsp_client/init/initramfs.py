@@ -182,8 +182,10 @@ def run_stage(
     """Run every step; on failure undo our mounts and follow the fatal-error policy."""
     executor = executor or rootfs.Executor()
     policy = replace(policy, debug_shell=policy.debug_shell or stage.cmdline.debug_shell)
+    breaks = set(stage.cmdline.break_step.split(","))
     for name, function in step_list or steps(executor):
-        if stage.cmdline.break_step == name:
+        # `ltsp init` has steps named facts and config too: initrd-bottom/NAME picks ours only
+        if name in breaks or f"{APPLET}/{name}" in breaks:
             emergency.break_point(policy, name)
         try:
             with step(name):

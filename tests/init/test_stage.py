@@ -153,7 +153,7 @@ def test_break_before_a_step_and_policy_from_ltsp_conf(tmp_path: Path) -> None:
 
     rec = Recorder()
     policy = rec.policy(tmp_path)
-    stage = stage_for(tmp_path, "ltsp.break=config ltsp.debug_shell=1")
+    stage = stage_for(tmp_path, "ltsp.break=initrd-bottom/config,other ltsp.debug_shell=1")
     # DEBUG_SHELL from the kernel line (or ltsp.conf, via the config step) gives a shell
     status = run_stage(stage, policy, step_list=(("config", record), ("mount", fail)))
     assert seen == ["ran with 1 shells"]
