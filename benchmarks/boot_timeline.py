@@ -150,6 +150,7 @@ def main(argv: list[str] | None = None) -> int:
                         tl = timeline.from_boot(
                             result, stack=stack, method=method, served=traffic.read()
                         )
+                        tl.run = rnd + 1
                         if not result.ok:
                             tl.notes.append(f"{result.stopped_by}: {result.log_path}")
                         timelines.append(tl)

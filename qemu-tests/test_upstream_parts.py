@@ -20,6 +20,7 @@ UPSTREAM_LINES = [
     (12.13, "[    0.000000] Linux version 6.1.0-50-amd64 (debian-kernel@lists.debian.org)"),
     (12.60, "[    0.480000] Command line: initrd=ltsp.img initrd=initrd.img root=/dev/nfs"),
     (16.35, "Loading, please wait..."),
+    (20.26, "IP-Config: ens3 hardware address 52:54:00:00:00:10 mtu 1500 DHCP RARP"),
     (30.72, "IP-Config: ens3 complete (dhcp from 192.168.67.254):"),
     (33.10, "Begin: Running /scripts/init-bottom ... Running /sbin/ltsp initrd-bottom"),
     (35.97, "[   23.100000] Not activating Mandatory Access Control as /sbin/tomoyo-init ..."),
@@ -31,7 +32,10 @@ UPSTREAM_LINES = [
 
 def test_upstream_console_boundaries() -> None:
     tl = timeline.from_console(UPSTREAM_LINES, stack="upstream", method="nfs")
+    assert tl.dhcp_wait == pytest.approx(10.46)
     assert tl.marks == {
+        "dhcp_start": 20.26,
+        "dhcp_done": 30.72,
         "kernel": 12.13,
         "initramfs": 16.35,
         "ltsp_initramfs": 33.10,
@@ -76,15 +80,16 @@ def test_events_placed_on_host_clock() -> None:
 def test_renderings() -> None:
     a = timeline.from_console(UPSTREAM_LINES, stack="upstream", method="nfs")
     a.served = {"tftp": 48_000_000, "nfs": 90_500_000}
-    b = timeline.from_console(UPSTREAM_LINES[:5], stack="upstream", method="nbd")
+    b = timeline.from_console(UPSTREAM_LINES[:4], stack="upstream", method="nbd")
     text = timeline.table([a, b])
-    assert "upstream/nfs" in text and "48.0" in text and "70.2" in text
+    assert "upstream/nfs" in text and "48.0" in text and "70.2" in text and "10.5" in text
     md = timeline.table([a, b], markdown=True)
     assert md.splitlines()[1].startswith("|---|")
     assert md.count("\n") == 4
     root = ET.fromstring(timeline.svg([a, b]))
     rects = [r for r in root.iter("{http://www.w3.org/2000/svg}rect") if r.find("*") is not None]
-    assert len(rects) == 8  # 6 stages (switch_root lasts 0 s upstream) + 2 of the cut-off boot
+    # 6 stages (switch_root lasts 0 s upstream) + the DHCP wait line + 2 of the cut-off boot
+    assert len(rects) == 9
     assert len([r for r in rects if r.get("y") == "40"]) == 6
 
 

@@ -68,6 +68,10 @@ class Timeline:
     served: dict[str, int] = field(default_factory=dict)
     ok: bool = True
     notes: list[str] = field(default_factory=list)
+    # seconds klibc's ipconfig spent before its DHCP succeeded (inside "initramfs-tools";
+    # its first round is always lost, costing 1-10 s: a cost both stacks share)
+    dhcp_wait: float | None = None
+    run: int = 0  # round number in a benchmark, 0 = not numbered
 
     def stages(self) -> list[tuple[str, float | None, float | None]]:
         """(stage, start, end); a stage whose boundaries were not both seen has None ends."""
@@ -166,6 +170,12 @@ def from_console(
     if second_exec is not None:
         # `ltsp init` execs /sbin/init again: that exec (not systemd's banner) is the boundary
         marks["systemd"] = second_exec
+    dhcp_start = _first(lines, r"IP-Config: \S+ hardware address")
+    dhcp_done = _first(lines, r"IP-Config: \S+ complete")
+    dhcp_wait = None
+    if dhcp_start is not None and dhcp_done is not None and dhcp_done >= dhcp_start:
+        dhcp_wait = round(dhcp_done - dhcp_start, 3)
+        marks["dhcp_start"], marks["dhcp_done"] = dhcp_start, dhcp_done
     offset = clock_offset(lines)
     if startup_seconds is not None and offset is not None:
         marks["multi_user"] = round(startup_seconds + offset, 3)
@@ -180,7 +190,7 @@ def from_console(
                 marks["switch_root"] = round(i_end + offset, 3)
             if p_start >= 0:
                 marks["pid1"] = round(p_start + offset, 3)
-    return Timeline(stack=stack, method=method, marks=marks, notes=notes)
+    return Timeline(stack=stack, method=method, marks=marks, notes=notes, dhcp_wait=dhcp_wait)
 
 
 MISSING = "-"
@@ -217,18 +227,24 @@ def _dur(start: float | None, end: float | None) -> str:
 
 
 def _label(tl: Timeline) -> str:
-    return f"{tl.stack}/{tl.method}"
+    return f"{tl.stack}/{tl.method}" + (f" #{tl.run}" if tl.run else "")
 
 
 def table(timelines: Sequence[Timeline], *, markdown: bool = False) -> str:
     """Per boot: each stage's duration (s), the multi-user time and bytes served."""
     protos = sorted({p for tl in timelines for p, n in tl.served.items() if n})
-    head = ["boot", *(s[0] for s in STAGES), "multi-user", *(f"{p} MB" for p in protos)]
+    head = [
+        "boot",
+        *(s[0] for s in STAGES),
+        "multi-user",
+        "(klibc DHCP wait)",
+        *(f"{p} MB" for p in protos),
+    ]
     rows = []
     for tl in timelines:
         durations = [_dur(a, b) for _, a, b in tl.stages()]
         served = [f"{tl.served.get(p, 0) / 1e6:.1f}" for p in protos]
-        rows.append([_label(tl), *durations, _fmt(tl.total()), *served])
+        rows.append([_label(tl), *durations, _fmt(tl.total()), _fmt(tl.dhcp_wait), *served])
     if markdown:
         out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
         out += ["| " + " | ".join(r) + " |" for r in rows]
@@ -280,6 +296,12 @@ def svg(timelines: Sequence[Timeline], *, title: str = "Boot timeline (s since Q
                 f'height="{bar_h}" fill="{colour}"><title>{escape(name)}: '
                 f"{a:.1f} → {b:.1f} s ({b - a:.1f} s)</title></rect>"
             )
+        d0, d1 = tl.marks.get("dhcp_start"), tl.marks.get("dhcp_done")
+        if d0 is not None and d1 is not None and d1 > d0:
+            out.append(
+                f'<rect x="{left + d0 * px:.1f}" y="{y + bar_h - 4}" width="{(d1 - d0) * px:.1f}" '
+                f'height="4" fill="#000"><title>klibc DHCP wait {d1 - d0:.1f} s</title></rect>'
+            )
         total = tl.total()
         if total is not None:
             out.append(f'<text x="{left + total * px + 4:.1f}" y="{y + 15}">{total:.1f} s</text>')
@@ -291,7 +313,9 @@ def svg(timelines: Sequence[Timeline], *, title: str = "Boot timeline (s since Q
             f'<line x1="{x:.1f}" y1="{axis_y}" x2="{x:.1f}" y2="{axis_y + 4}" stroke="#000"/>'
         )
         out.append(f'<text x="{x:.1f}" y="{axis_y + 16}" text-anchor="middle">{s}</text>')
-    for j, ((name, _, _), colour) in enumerate(zip(STAGES, COLOURS, strict=True)):
+    legend = [*((name, colour) for (name, _, _), colour in zip(STAGES, COLOURS, strict=True))]
+    legend.append(("(black line: klibc DHCP wait)", "#000"))
+    for j, (name, colour) in enumerate(legend):
         x = 10 + (j % 4) * 210
         y = axis_y + 34 + (j // 4) * 18
         out.append(f'<rect x="{x}" y="{y - 10}" width="12" height="12" fill="{colour}"/>')
