@@ -224,3 +224,25 @@ def test_guest_scripts_are_valid_posix_sh(script: str, tmp_path: Path) -> None:
             ["shellcheck", "-s", "sh", str(path)], capture_output=True, text=True, check=False
         )
         assert result.returncode == 0, result.stdout
+
+
+def test_marks_ignore_the_echoed_kernel_command_line(tmp_path: Path) -> None:
+    watcher = vm._Watcher(
+        tmp_path / "log",
+        marks=vm.DEFAULT_MARKS,
+        stop=vm.DEFAULT_STOP,
+        success=vm.SUCCESS_REGEX,
+        sends=[("login: $", "root")],
+        on_line=None,
+    )
+    watcher.line(1.0, "[    0.000000] Linux version 6.1.0-50-amd64")
+    watcher.line(1.1, "[    0.000000] Command line: root=/dev/nfs nfsroot=/x/ltsp ip=dhcp")
+    assert set(watcher.marks) == {"kernel"}
+    watcher.line(5.0, "IP-Config: ens3 complete (dhcp from 192.168.67.1):")
+    watcher.partial("labclient login: ")
+    assert watcher.marks["network"] == 5.0 and watcher.to_send == ["root"]
+    assert not watcher.stopped_by
+    watcher.line(6.0, "(initramfs) ")
+    assert watcher.stopped_by == "stop" and watcher.stop_line == "(initramfs) "
+    watcher.close()
+    assert runlog.read_log(tmp_path / "log")[1] == (1.1, watcher.lines[1][1])

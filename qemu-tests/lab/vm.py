@@ -38,7 +38,7 @@ DEFAULT_MARKS: dict[str, str] = {
     "ipxe": r"^net0: \d+\.\d+\.\d+\.\d+/",
     "kernel": r"Linux version \d",
     "initramfs": r"Loading, please wait|Run /init as init process|NETINIT.*start",
-    "network": r"IP-Config: \S+ complete|NETINIT.*dhcp:|ltsp.*dhcp",
+    "network": r"IP-Config: \S+ complete|NETINIT.*dhcp:",
     "root_mounted": (
         r"Running /scripts/init-bottom|lab-overlay: |NETINIT.*(nbd connected|nfs mounted)"
         r"|EXT4-fs \(nbd0\): mounted"
@@ -50,6 +50,7 @@ DEFAULT_MARKS: dict[str, str] = {
     "login_prompt": r"\S login: ",
     "report": r"LAB-REPORT-END",
 }
+_CMDLINE = re.compile(r"[Cc]ommand line: ")
 SUCCESS_REGEX = r"LAB-REPORT-END"
 DEFAULT_STOP = (
     r"LAB-REPORT-END|Kernel panic|\(initramfs\) |FATAL|ALERT! |reboot: (Power down|Restarting)"
@@ -208,9 +209,10 @@ class _Watcher:
         self.out.flush()
         if self.on_line is not None:
             self.on_line(t, text)
-        for name, rx in self.marks_rx.items():
-            if name not in self.marks and rx.search(text):
-                self.marks[name] = round(t, 3)
+        if not _CMDLINE.search(text):  # the echoed command line would match anything
+            for name, rx in self.marks_rx.items():
+                if name not in self.marks and rx.search(text):
+                    self.marks[name] = round(t, 3)
         self.partial(text)
         if not self.stopped_by:
             if self.success_rx.search(text):
