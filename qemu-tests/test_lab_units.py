@@ -241,8 +241,8 @@ def test_marks_ignore_the_echoed_kernel_command_line(tmp_path: Path) -> None:
     watcher.line(5.0, "IP-Config: ens3 complete (dhcp from 192.168.67.1):")
     watcher.partial("labclient login: ")
     assert watcher.marks["network"] == 5.0 and watcher.to_send == ["root"]
-    assert not watcher.stopped_by
+    before = watcher.stopped_by
     watcher.line(6.0, "(initramfs) ")
-    assert watcher.stopped_by == "stop" and watcher.stop_line == "(initramfs) "
+    assert (before, watcher.stopped_by, watcher.stop_line) == ("", "stop", "(initramfs) ")
     watcher.close()
     assert runlog.read_log(tmp_path / "log")[1] == (1.1, watcher.lines[1][1])
