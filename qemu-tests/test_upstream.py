@@ -36,6 +36,13 @@ NBD_MAC = "52:54:00:67:10:02"
 PXE_MAC = "52:54:00:67:10:03"
 # Units allowed to fail in upstream's clients in this lab (none so far).
 KNOWN_FAILED: frozenset[str] = frozenset()
+# where upstream's applets write by default; the lab must leave them as they were
+HOST_PATHS = (
+    Path("/etc/dnsmasq.d/ltsp-dnsmasq.conf"),
+    Path("/etc/exports.d/ltsp-nfs.exports"),
+    Path("/srv/tftp/ltsp"),
+    Path("/srv/ltsp/images"),
+)
 
 
 @dataclass
@@ -44,6 +51,7 @@ class UpstreamLab:
     run_dir: Path
     published: upstream.Published
     traffic: TrafficCounter
+    host_before: dict[Path, bool]
     dnsmasq: Dnsmasq | None = None
     udhcpd: Udhcpd | None = None
 
@@ -86,6 +94,7 @@ class UpstreamLab:
 def lab() -> Iterator[UpstreamLab]:
     chroot = upstream.build_chroot()
     run_dir = runlog.new_run_dir("upstream")
+    host_before = {p: p.exists() for p in HOST_PATHS}
     with LabNetwork(prefix="yrd", clients=1, router=True) as net:
         published, _ = upstream.publish(
             net, run_dir, chroot, clients={NBD_MAC: upstream.nbd_kernel_parameters()}
@@ -93,7 +102,13 @@ def lab() -> Iterator[UpstreamLab]:
         NfsServer(net, run_dir, exports=[published.base_dir]).start()
         NbdServer(net, run_dir, exports={upstream.IMAGE_NAME: published.image}).start()
         with TrafficCounter(net) as traffic:
-            yield UpstreamLab(net=net, run_dir=run_dir, published=published, traffic=traffic)
+            yield UpstreamLab(
+                net=net,
+                run_dir=run_dir,
+                published=published,
+                traffic=traffic,
+                host_before=host_before,
+            )
 
 
 def check_report(result: BootResult) -> Report:
@@ -105,6 +120,19 @@ def _fstypes(report: Report) -> dict[str, set[str]]:
     for m in report.mounts:
         found.setdefault(m.fstype, set()).add(m.source)
     return found
+
+
+def test_upstream_publication_stays_in_the_run_dir(lab: UpstreamLab) -> None:
+    assert {p: p.exists() for p in HOST_PATHS} == lab.host_before
+    upper = lab.published.etc_upper
+    assert (upper / "exports.d" / "ltsp-nfs.exports").is_file()
+    assert lab.published.generated_dnsmasq(proxy_dhcp=True).is_file()
+    conf = (upper / "ltsp" / "ltsp.conf").read_text()
+    assert f"TFTP_DIR={lab.published.tftp_dir}" in conf
+    # ltsp image's nested `ltsp kernel` honoured TFTP_DIR from [server] (trap 6)
+    assert lab.published.kernel.is_file() and lab.published.initrd.is_file()
+    ipxe = lab.published.ipxe_script.read_text()
+    assert str(lab.published.base_dir) in ipxe and upstream.nbd_kernel_parameters() in ipxe
 
 
 def test_upstream_nfs(lab: UpstreamLab) -> None:
