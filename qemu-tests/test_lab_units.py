@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
 from lab import LabError, image, report, runlog, services, vm
+from lab.netns import LabNetwork
 from lab.report import parse_report, parse_systemd_time
 
 SAMPLE = Path(__file__).with_name("test_lab_sample.serial.log")
@@ -246,3 +249,68 @@ def test_marks_ignore_the_echoed_kernel_command_line(tmp_path: Path) -> None:
     assert (before, watcher.stopped_by, watcher.stop_line) == ("", "stop", "(initramfs) ")
     watcher.close()
     assert runlog.read_log(tmp_path / "log")[1] == (1.1, watcher.lines[1][1])
+
+
+class _FakeConsoleNet(LabNetwork):
+    """A network whose "QEMU" is a script replaying a console: boot_client without root."""
+
+    def __init__(self, script: str) -> None:
+        super().__init__(prefix="ltl", clients=2)
+        self.script = script
+
+    def exec_argv(self, argv: Sequence[str]) -> list[str]:
+        return [sys.executable, "-c", self.script]
+
+
+REPLAY = f"""
+import sys, time
+for line in open({str(SAMPLE)!r}):
+    print(line.split('] ', 1)[1], end='', flush=True)
+    time.sleep(0.001)
+time.sleep(60)
+"""
+
+
+def test_boot_client_watches_a_console_until_the_report(tmp_path: Path) -> None:
+    net = _FakeConsoleNet(REPLAY)
+    result = vm.boot_client(
+        net, run_dir=tmp_path, name="c", mac="52:54:00:00:00:01", kernel=Path("/k"), timeout=30
+    )
+    assert result.ok and result.stopped_by == "success", result.why()
+    assert result.report is not None and result.report.hostname == "labclient"
+    assert "report" in result.marks and result.elapsed < 30
+    assert result.log_path == tmp_path / "c.serial.log"
+    assert len(runlog.read_log(result.log_path)) == len(result.lines)
+    assert (tmp_path / "c.cmd").read_text().startswith(sys.executable)
+
+
+def test_boot_client_hard_timeout_kills_the_guest(tmp_path: Path) -> None:
+    net = _FakeConsoleNet("import time; print('Linux version 6', flush=True); time.sleep(60)")
+    result = vm.boot_client(
+        net, run_dir=tmp_path, name="t", mac="52:54:00:00:00:02", pxe=True, timeout=1.5
+    )
+    assert (result.ok, result.stopped_by) == (False, "timeout")
+    assert result.marks == {"kernel": result.marks["kernel"]} and result.elapsed < 10
+    assert "serial log: " in result.why() and "Linux version" in result.why()
+
+
+def test_boot_clients_runs_several_and_stops_on_failure_patterns(tmp_path: Path) -> None:
+    net = _FakeConsoleNet(
+        "print('Kernel panic - not syncing: VFS', flush=True)\nimport time\ntime.sleep(60)"
+    )
+    results = vm.boot_clients(
+        net,
+        [
+            {
+                "run_dir": tmp_path,
+                "name": f"p{i}",
+                "mac": f"52:54:00:00:00:1{i}",
+                "pxe": True,
+                "client": i,
+                "timeout": 20,
+            }
+            for i in range(2)
+        ],
+    )
+    assert [r.stopped_by for r in results] == ["stop", "stop"]
+    assert all(r.stop_line.startswith("Kernel panic") for r in results)
