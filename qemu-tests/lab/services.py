@@ -49,6 +49,7 @@ class Service:
         self.dir.mkdir(parents=True, exist_ok=True)
         self.log_path = self.dir / f"{self.name}.log"
         self.pidfile = self.dir / f"{self.name}.pid"
+        self.conf_path = self.dir / f"{self.name}.conf"
         self.proc: subprocess.Popen[bytes] | None = None
         self._extra_pidfiles: list[Path] = []
         self.started = False
@@ -288,10 +289,9 @@ class Udhcpd(Service):
     name = "udhcpd"
 
     def _start(self) -> None:
-        conf = self.dir / "udhcpd.conf"
-        conf.write_text(udhcpd_conf(run_dir=self.dir))
+        self.conf_path.write_text(udhcpd_conf(run_dir=self.dir))
         (self.dir / "udhcpd.leases").touch()
-        self._spawn(["busybox", "udhcpd", "-f", str(conf)], router=True)
+        self._spawn(["busybox", "udhcpd", "-f", str(self.conf_path)], router=True)
         time.sleep(0.2)
         self._alive()
 
@@ -322,7 +322,6 @@ class NbdServer(Service):
     def __init__(self, net: LabNetwork, run_dir: Path, *, exports: Mapping[str, Path]) -> None:
         super().__init__(net, run_dir)
         self.exports = dict(exports)
-        self.conf_path = self.dir / "nbd-server.conf"
         self.conf_path.write_text(nbd_conf(self.exports))
 
     def _start(self) -> None:
