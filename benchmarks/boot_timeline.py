@@ -60,6 +60,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--svg", type=Path, help="write an SVG timeline here")
     ap.add_argument("--markdown", type=Path, help="write the markdown tables here")
     ap.add_argument("--ram", type=int, default=512, help="client RAM in MB (default 512)")
+    ap.add_argument(
+        "--upstream-debug",
+        action="store_true",
+        help="LTSP_DEBUG=1 for upstream's clients: per-script times of `ltsp init` (adds output)",
+    )
     ap.add_argument("-v", "--verbose", action="store_true")
     return ap.parse_args(argv)
 
@@ -96,12 +101,15 @@ def main(argv: list[str] | None = None) -> int:
     run_dir = runlog.new_run_dir("boot-timeline")
     print(f"run dir: {run_dir}", file=sys.stderr)
     timelines: list[timeline.Timeline] = []
+    breakdowns: list[str] = []
     with LabNetwork(prefix="yrd", clients=1, router=True) as net:
         nfs_exports: list[Path] = []
         nbd_exports: dict[str, Path] = {}
         plans: dict[tuple[str, str], tuple[Path, list[Path], str]] = {}
         if "upstream" in stacks:
-            pub, applet_times = upstream.publish(net, run_dir, upstream.build_chroot(base))
+            pub, applet_times = upstream.publish(
+                net, run_dir, upstream.build_chroot(base), debug=args.upstream_debug
+            )
             print(f"upstream applets (s): {applet_times}", file=sys.stderr)
             nfs_exports.append(pub.base_dir)
             nbd_exports[upstream.IMAGE_NAME] = pub.image
@@ -151,6 +159,12 @@ def main(argv: list[str] | None = None) -> int:
                             result, stack=stack, method=method, served=traffic.read()
                         )
                         tl.run = rnd + 1
+                        steps = timeline.pid1_steps(result, stack=stack)
+                        if steps:
+                            top = sorted(steps, key=lambda s: -s[1])[:6]
+                            breakdowns.append(
+                                f"{name}: " + ", ".join(f"{step} {sec:.1f}" for step, sec in top)
+                            )
                         if not result.ok:
                             tl.notes.append(f"{result.stopped_by}: {result.log_path}")
                         timelines.append(tl)
@@ -165,6 +179,9 @@ def main(argv: list[str] | None = None) -> int:
     print("Stage start times (s since QEMU start):")
     print(timeline.boundaries_table(timelines))
     print(summary(timelines))
+    if breakdowns:
+        print("Slowest steps of the LTSP pid-1 stage (s):")
+        print("\n".join(breakdowns) + "\n")
     for tl in timelines:
         for note in tl.notes:
             print(f"note {tl.stack}/{tl.method}: {note}")
@@ -175,6 +192,8 @@ def main(argv: list[str] | None = None) -> int:
         + timeline.boundaries_table(timelines, markdown=True)
         + "\n"
         + summary(timelines)
+        + ("\nSlowest steps of the LTSP pid-1 stage (s):\n\n" if breakdowns else "")
+        + "".join(f"- {b}\n" for b in breakdowns)
     )
     (run_dir / "timeline.md").write_text(md)
     (run_dir / "timeline.svg").write_text(timeline.svg(timelines))

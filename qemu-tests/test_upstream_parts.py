@@ -13,6 +13,7 @@ import pytest
 from lab import timeline
 from lab.netns import LabNetwork
 from lab.traffic import TrafficCounter
+from lab.vm import BootResult
 
 # An upstream NFS boot as the probe recorded it (host time, then the console text).
 UPSTREAM_LINES = [
@@ -129,3 +130,23 @@ def test_traffic_counter_counts_per_protocol(tmp_path: Path) -> None:
         assert served["nbd"] == 0
         traffic.reset()
         assert traffic.read()["nfs"] == 0
+
+
+def test_pid1_steps_from_upstream_debug_lines(tmp_path: Path) -> None:
+    lines = [
+        (35.97, "[   23.1] Not activating Mandatory Access Control as /sbin/tomoyo-init ..."),
+        (40.25, "Running main of script: ro_root"),
+        (40.30, "Running main of script: networking"),
+        (42.21, "Running main of script: pam"),
+        (47.50, "Running main of script: cron"),
+        (51.37, "[   38.7] Not activating Mandatory Access Control as /sbin/tomoyo-init ..."),
+    ]
+    result = BootResult(
+        name="u", lines=lines, marks={}, report=None, log_path=tmp_path, ok=True,
+        elapsed=60.0, stopped_by="success",
+    )  # fmt: skip
+    steps = timeline.pid1_steps(result, stack="upstream")
+    assert [name for name, _ in steps] == ["ro_root", "networking", "pam", "cron"]
+    assert dict(steps)["pam"] == pytest.approx(5.29)
+    assert dict(steps)["cron"] == pytest.approx(3.87)
+    assert timeline.pid1_steps(result, stack="ours") == []

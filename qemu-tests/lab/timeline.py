@@ -218,6 +218,31 @@ def write_text(tl: Timeline, path: Path) -> None:
     path.write_text(boundaries_table([tl]) + "\n" + table([tl]))
 
 
+UPSTREAM_SCRIPT = re.compile(r"Running main of script: (\S+)")
+
+
+def pid1_steps(result: BootResult, *, stack: str) -> list[tuple[str, float]]:
+    """Where the LTSP pid-1 stage spends its time: (step, seconds), in order.
+
+    Ours: the `init` stage's step durations from events.jsonl. Upstream: the gaps
+    between its "Running main of script: NAME" console lines (printed only with
+    LTSP_DEBUG=1 in [clients]), the last one ending at the exec of /sbin/init.
+    """
+    if stack == "ours":
+        report = result.report
+        return [
+            (str(e.get("step")), float(str(e["duration"])))
+            for e in (report.events if report is not None else ())
+            if e.get("stage") == "init" and e.get("event") == "end" and "duration" in e
+        ]
+    starts = [(t, m.group(1)) for t, text in result.lines if (m := UPSTREAM_SCRIPT.search(text))]
+    if not starts:
+        return []
+    end = _first(result.lines, CONSOLE_MARKERS["pid1_exec"], nth=2)
+    ends = [t for t, _ in starts[1:]] + [end if end is not None else starts[-1][0]]
+    return [(name, round(b - a, 3)) for (a, name), b in zip(starts, ends, strict=True)]
+
+
 def _fmt(x: float | None) -> str:
     return MISSING if x is None else f"{x:.1f}"
 
