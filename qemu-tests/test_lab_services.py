@@ -3,6 +3,9 @@ the namespace, and teardown leaves no namespace and no process behind."""
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -57,3 +60,45 @@ def test_servers_answer_in_the_namespace_and_teardown_is_complete(
         name = net.name
     assert name not in list_netns() and f"{name}-r" not in list_netns()
     assert not [p for p in ns_pids if pid_alive(p)], "teardown killed every server"
+
+
+def test_an_exception_inside_the_lab_still_tears_it_down(needs_root: None, run_dir: Path) -> None:
+    with pytest.raises(RuntimeError, match="boom"), LabNetwork(prefix="ltl") as net:
+        start_servers(net, run_dir)
+        name = net.name
+        raise RuntimeError("boom")
+    assert name not in list_netns()
+
+
+SIGNALLED = """
+import sys, time
+sys.path.insert(0, {here!r})
+from pathlib import Path
+from lab.netns import LabNetwork, install_sigterm_handler
+from lab.services import start_servers
+install_sigterm_handler()
+try:
+    with LabNetwork(prefix="ltl") as net:
+        start_servers(net, Path({run_dir!r}))
+        print(net.name, flush=True)
+        time.sleep(120)
+except KeyboardInterrupt:
+    print("torn down", flush=True)
+"""
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_ctrl_c_and_sigterm_tear_the_lab_down(
+    needs_root: None, run_dir: Path, sig: signal.Signals
+) -> None:
+    script = SIGNALLED.format(here=str(Path(__file__).parent), run_dir=str(run_dir))
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    name = proc.stdout.readline().strip()
+    assert name in list_netns()
+    ns_pids = [int(p) for p in run(["ip", "netns", "pids", name]).stdout.split()]
+    proc.send_signal(sig)
+    assert proc.stdout.readline().strip() == "torn down"
+    assert proc.wait(timeout=30) == 0
+    assert name not in list_netns()
+    assert ns_pids and not [p for p in ns_pids if pid_alive(p)]
