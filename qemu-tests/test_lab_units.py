@@ -294,10 +294,17 @@ def test_boot_client_hard_timeout_kills_the_guest(tmp_path: Path) -> None:
     assert "serial log: " in result.why() and "Linux version" in result.why()
 
 
+PANIC = """
+import time
+print('Kernel panic - not syncing: VFS', flush=True)
+time.sleep(0.3)
+print('---[ end Kernel panic - not syncing: VFS ]---', flush=True)
+time.sleep(60)
+"""
+
+
 def test_boot_clients_runs_several_and_stops_on_failure_patterns(tmp_path: Path) -> None:
-    net = _FakeConsoleNet(
-        "print('Kernel panic - not syncing: VFS', flush=True)\nimport time\ntime.sleep(60)"
-    )
+    net = _FakeConsoleNet(PANIC)
     results = vm.boot_clients(
         net,
         [
@@ -314,3 +321,6 @@ def test_boot_clients_runs_several_and_stops_on_failure_patterns(tmp_path: Path)
     )
     assert [r.stopped_by for r in results] == ["stop", "stop"]
     assert all(r.stop_line.startswith("Kernel panic") for r in results)
+    # the lines after the failure (the panic trace) are kept too
+    assert all(r.grep(r"end Kernel panic") for r in results), results[0].tail()
+    assert all(r.elapsed < 10 for r in results)

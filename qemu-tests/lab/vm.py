@@ -56,6 +56,7 @@ DEFAULT_STOP = (
     r"LAB-REPORT-END|Kernel panic|\(initramfs\) |FATAL|ALERT! |reboot: (Power down|Restarting)"
 )
 DEFAULT_APPEND = "console=ttyS0,115200 panic=-1"
+FAILURE_GRACE = 2.0  # seconds of console kept after a failure pattern (panic traces)
 
 
 @dataclass
@@ -307,34 +308,32 @@ def boot_client(
     buf = b""
     try:
         while not watcher.stopped_by:
-            now = time.monotonic() - t0
-            if now > timeout:
+            if time.monotonic() - t0 > timeout:
                 watcher.stopped_by = "timeout"
                 break
             ready, _, _ = select.select([fd], [], [], 0.2)
             if not ready:
-                if buf:
-                    watcher.partial(clean_console(buf.decode(errors="replace")))
-                    if re.search(stop_regex, clean_console(buf.decode(errors="replace"))):
-                        watcher.line(now, buf.decode(errors="replace"))
+                if buf:  # a prompt without newline: sends and failure patterns still apply
+                    text = clean_console(buf.decode(errors="replace"))
+                    watcher.partial(text)
+                    if re.search(stop_regex, text):
+                        watcher.line(time.monotonic() - t0, text)
                         buf = b""
             else:
                 chunk = os.read(fd, 65536)
                 if not chunk:
                     watcher.stopped_by = "exit"
                     break
-                buf += chunk
-                t = time.monotonic() - t0
-                while b"\n" in buf and not watcher.stopped_by:
-                    raw, buf = buf.split(b"\n", 1)
-                    watcher.line(t, raw.decode(errors="replace"))
-                if buf and not watcher.stopped_by:
+                buf = _lines(watcher, buf + chunk, time.monotonic() - t0)
+                if buf:
                     watcher.partial(clean_console(buf.decode(errors="replace")))
             while watcher.to_send:
                 text = watcher.to_send.pop(0)
                 with contextlib.suppress(OSError):
                     proc.stdin.write(text.encode() + b"\n")
                     proc.stdin.flush()
+        if watcher.stopped_by == "stop":  # keep what follows a panic or FATAL line
+            buf = _read_for(fd, watcher, buf, t0, FAILURE_GRACE)
         if buf:
             watcher.line(time.monotonic() - t0, buf.decode(errors="replace"))
         kept = keep and watcher.stopped_by == "success" and proc.poll() is None
@@ -348,6 +347,9 @@ def boot_client(
                 kill_pid(proc.pid, wait=2.0)
             with contextlib.suppress(subprocess.TimeoutExpired):
                 proc.wait(timeout=5)
+            for pipe in (proc.stdin, proc.stdout):
+                with contextlib.suppress(OSError):
+                    pipe.close()
             net.untrack(proc)
             watcher.close()
             sock.unlink(missing_ok=True)
@@ -367,14 +369,32 @@ def boot_client(
     return result
 
 
+def _lines(watcher: _Watcher, buf: bytes, t: float) -> bytes:
+    """Hand every complete line in buf to the watcher; return the incomplete rest."""
+    *complete, rest = buf.split(b"\n")
+    for raw in complete:
+        watcher.line(t, raw.decode(errors="replace"))
+    return rest
+
+
+def _read_for(fd: int, watcher: _Watcher, buf: bytes, t0: float, seconds: float) -> bytes:
+    deadline = time.monotonic() + seconds
+    while (left := deadline - time.monotonic()) > 0:
+        ready, _, _ = select.select([fd], [], [], left)
+        if not ready:
+            break
+        chunk = os.read(fd, 65536)
+        if not chunk:
+            break
+        buf = _lines(watcher, buf + chunk, time.monotonic() - t0)
+    return buf
+
+
 def _drain(fd: int, watcher: _Watcher, t0: float) -> None:
     buf = b""
     try:
         while chunk := os.read(fd, 65536):
-            buf += chunk
-            while b"\n" in buf:
-                raw, buf = buf.split(b"\n", 1)
-                watcher.line(time.monotonic() - t0, raw.decode(errors="replace"))
+            buf = _lines(watcher, buf + chunk, time.monotonic() - t0)
     except (OSError, ValueError):
         pass
     finally:
