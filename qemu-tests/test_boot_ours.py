@@ -7,6 +7,7 @@ stock initramfs-tools initrd, then `ltsp initrd-bottom` and `ltsp init` into sys
 - NBD with the server down at boot: the nbd-client wrapper retries with progress on the
   console; the server comes back during the retries and the boot completes.
 - A missing image: FATAL with step, hint and log path, a countdown, then a reboot.
+- A live ISO: iso9660 loop mount, casper/filesystem.squashfs detected inside it.
 - IMAGE_TO_RAM: the image is copied into the tmpfs and the NFS root unmounted.
 """
 
@@ -96,6 +97,12 @@ def lab() -> Iterator[OurLab]:
     except OSError:
         shutil.copyfile(image.squashfs, base / "images/x86_64.img")
     ltsp_img = build_ltsp_img(image, run_dir)
+    # a "live CD": the squashfs as casper/filesystem.squashfs inside an ISO 9660 image
+    subprocess.run(
+        ["xorriso", "-as", "mkisofs", "-quiet", "-R", "-o", str(base / "images/live.iso"),
+         "-graft-points", f"casper/filesystem.squashfs={image.squashfs}"],
+        check=True,
+    )  # fmt: skip
     with LabNetwork(prefix="bot", clients=1) as net:
         start_servers(net, run_dir, nfs_exports=[base, image.chroot])
         nbd = NbdServer(net, run_dir / "nbd", exports={"x86_64": image.squashfs})
@@ -202,3 +209,11 @@ def test_image_to_ram(lab: OurLab) -> None:
     assert result.grep(r"ltsp initrd-bottom: /run/initramfs/ltsp/x86_64.img ready"), result.why()
     loop = [m for m in report.mounts if m.target == "/run/initramfs/ltsp/0/looproot"]
     assert loop and loop[0].fstype == "squashfs", report.mounts
+
+
+def test_live_iso_with_casper_squashfs(lab: OurLab) -> None:
+    """An ISO file: loop-mounted as iso9660, then the live-CD squashfs found inside it."""
+    append = f"root=/dev/nfs nfsroot={SERVER_IP}:{lab.base} ltsp.image=images/live.iso ltsp.strict"
+    report = check_booted(lab.boot("live-iso", append))
+    fstypes = {m.target: m.fstype for m in report.mounts}
+    assert fstypes.get("/run/initramfs/ltsp/0/looproot") == "squashfs", report.mounts
