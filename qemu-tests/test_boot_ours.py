@@ -8,6 +8,7 @@ stock initramfs-tools initrd, then `ltsp initrd-bottom` and `ltsp init` into sys
   console; the server comes back during the retries and the boot completes.
 - A missing image: FATAL with step, hint and log path, a countdown, then a reboot.
 - A live ISO: iso9660 loop mount, casper/filesystem.squashfs detected inside it.
+- ltsp.break=mount: a shell on the serial console before the mount step; the boot goes on.
 - IMAGE_TO_RAM: the image is copied into the tmpfs and the NFS root unmounted.
 """
 
@@ -217,3 +218,17 @@ def test_live_iso_with_casper_squashfs(lab: OurLab) -> None:
     report = check_booted(lab.boot("live-iso", append))
     fstypes = {m.target: m.fstype for m in report.mounts}
     assert fstypes.get("/run/initramfs/ltsp/0/looproot") == "squashfs", report.mounts
+
+
+def test_break_opens_a_shell_before_the_step(lab: OurLab) -> None:
+    append = (
+        f"root=/dev/nfs nfsroot={SERVER_IP}:{lab.base} ltsp.image=images/x86_64.img "
+        "ltsp.break=mount ltsp.strict"
+    )
+    result = lab.boot(
+        "break",
+        append,
+        sends=[(r"ltsp\.break=mount: stopped before step", "echo BREAK-$((6 * 7))-OK; exit")],
+    )
+    assert result.grep(r"BREAK-42-OK"), result.why()
+    check_booted(result)
