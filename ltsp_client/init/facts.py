@@ -7,6 +7,7 @@ a device. klibc `ipconfig` results (/run/net-DEV.conf) are read when present.
 
 from __future__ import annotations
 
+import json
 import os
 import shlex
 from collections.abc import Mapping
@@ -16,6 +17,9 @@ from pathlib import Path
 from ltsp_client.errors import LtspError
 
 PROBE_ADDRESSES = ("192.168.67.1", "192.168.67.2")
+# The initramfs stage leaves its facts here; /run moves into the new root, so pid 1
+# reuses them instead of importing pyroute2 again (about 1.5 s on a slow client).
+FACTS_CACHE = Path("/run/ltsp/facts.json")
 
 
 @dataclass(frozen=True)
@@ -124,3 +128,44 @@ def network_facts(
         hostname=hostname,
         ipconfig=ipconfig,
     )
+
+
+def save_facts(facts: NetworkFacts, path: Path = FACTS_CACHE) -> None:
+    """Record the facts for the next stage; a read-only /run only costs that stage time."""
+    record = {
+        "device": facts.device,
+        "ip_address": facts.ip_address,
+        "prefixlen": facts.prefixlen,
+        "mac_address": facts.mac_address,
+        "gateway": facts.gateway,
+        "hostname": facts.hostname,
+        "ipconfig": dict(facts.ipconfig),
+    }
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(record, sort_keys=True) + "\n", encoding="utf-8")
+    except OSError:
+        pass
+
+
+def cached_facts(
+    path: Path = FACTS_CACHE, *, sys_net: Path = Path("/sys/class/net")
+) -> NetworkFacts | None:
+    """The previous stage's facts, if its NIC still has the recorded MAC; else None."""
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+        device = str(record["device"])
+        mac = (sys_net / device / "address").read_text(encoding="ascii").strip().lower()
+        if not device or mac != record["mac_address"]:
+            return None
+        return NetworkFacts(
+            device=device,
+            ip_address=str(record["ip_address"]),
+            prefixlen=int(record["prefixlen"]),
+            mac_address=mac,
+            gateway=str(record["gateway"]),
+            hostname=str(record["hostname"]),
+            ipconfig={str(k): str(v) for k, v in dict(record["ipconfig"]).items()},
+        )
+    except (OSError, ValueError, KeyError, TypeError):
+        return None

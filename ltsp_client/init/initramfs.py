@@ -25,7 +25,7 @@ from ltsp_client.init import emergency, rootfs
 from ltsp_client.init.cmdline import KernelCmdline
 from ltsp_client.init.facts import NetworkFacts
 from ltsp_client.init.imagesource import Element, parse_chain, render_chain
-from ltsp_client.log import step
+from ltsp_client.log import events, step
 from ltsp_client.paths import CLIENT_MARKER
 
 log = logging.getLogger(__name__)
@@ -58,7 +58,7 @@ class Stage:
 
 
 def step_facts(stage: Stage) -> Stage:
-    from ltsp_client.init.facts import network_facts
+    from ltsp_client.init.facts import network_facts, save_facts
 
     try:
         facts = network_facts(stage.environ)
@@ -70,6 +70,7 @@ def step_facts(stage: Stage) -> Stage:
     log.info(
         "network: %s %s/%s %s", facts.device, facts.ip_address, facts.prefixlen, facts.mac_address
     )
+    save_facts(facts, events.path.with_name("facts.json"))  # beside events.jsonl
     return replace(stage, facts=facts)
 
 

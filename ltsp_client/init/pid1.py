@@ -118,9 +118,11 @@ def _default_evaluate(**kwargs: Any) -> Config:
 
 
 def _default_facts(environ: Mapping[str, str]) -> Facts:
-    from ltsp_client.init.facts import network_facts
+    from ltsp_client.init.facts import cached_facts, network_facts
 
-    return network_facts(environ)
+    preset = all(environ.get(k) for k in ("DEVICE", "IP_ADDRESS", "MAC_ADDRESS"))
+    cached = None if preset else cached_facts()
+    return cached if cached is not None else network_facts(environ)
 
 
 def _default_mount(source: str, target: Path, fstype: str, flags: int, options: str) -> None:
