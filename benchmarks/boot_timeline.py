@@ -72,13 +72,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def summary(timelines: list[timeline.Timeline]) -> str:
     """Median multi-user time per stack/method (the headline number)."""
     groups: dict[str, list[float]] = {}
+    net_of_dhcp: dict[str, list[float]] = {}
     for tl in timelines:
         total = tl.total()
         if total is not None:
             groups.setdefault(f"{tl.stack}/{tl.method}", []).append(total)
+            net_of_dhcp.setdefault(f"{tl.stack}/{tl.method}", []).append(
+                total - (tl.dhcp_wait or 0.0)
+            )
     rows = [
         f"{key}: median {statistics.median(v):.1f} s to multi-user over {len(v)} boot(s)"
-        f" (min {min(v):.1f}, max {max(v):.1f})"
+        f" (min {min(v):.1f}, max {max(v):.1f}); without klibc's DHCP wait:"
+        f" median {statistics.median(net_of_dhcp[key]):.1f} s"
         for key, v in sorted(groups.items())
     ]
     return "\n".join(rows) + "\n"

@@ -134,6 +134,7 @@ def test_traffic_counter_counts_per_protocol(tmp_path: Path) -> None:
 
 def test_pid1_steps_from_upstream_debug_lines(tmp_path: Path) -> None:
     lines = [
+        (33.50, "Running main of script: initrd_bottom"),  # initramfs, not pid 1
         (35.97, "[   23.1] Not activating Mandatory Access Control as /sbin/tomoyo-init ..."),
         (40.25, "Running main of script: ro_root"),
         (40.30, "Running main of script: networking"),

@@ -235,7 +235,14 @@ def pid1_steps(result: BootResult, *, stack: str) -> list[tuple[str, float]]:
             for e in (report.events if report is not None else ())
             if e.get("stage") == "init" and e.get("event") == "end" and "duration" in e
         ]
-    starts = [(t, m.group(1)) for t, text in result.lines if (m := UPSTREAM_SCRIPT.search(text))]
+    begin = _first(result.lines, CONSOLE_MARKERS["pid1_exec"])
+    if begin is None:
+        return []
+    starts = [
+        (t, m.group(1))
+        for t, text in result.lines
+        if t >= begin and (m := UPSTREAM_SCRIPT.search(text))
+    ]
     if not starts:
         return []
     end = _first(result.lines, CONSOLE_MARKERS["pid1_exec"], nth=2)
