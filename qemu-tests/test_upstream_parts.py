@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -96,6 +97,7 @@ def test_renderings() -> None:
 
 @pytest.mark.root
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root (network namespaces, nftables)")
+@pytest.mark.skipif(shutil.which("nft") is None, reason="nftables is not installed (apt-yardstick)")
 def test_traffic_counter_counts_per_protocol(tmp_path: Path) -> None:
     server = (
         "import socket,sys\n"
