@@ -108,7 +108,27 @@ true
         tmp.rename(chroot)
         done.write_text(f"{RECIPE}\nbase={base}\n")
         log.info("upstream chroot %s built in %.1fs", chroot, time.monotonic() - t0)
+    prune_stale_chroots()
     return chroot
+
+
+def prune_stale_chroots() -> list[Path]:
+    """Delete cached upstream chroots whose lab base chroot is gone (~600 MB each)."""
+    removed = []
+    for top in sorted(cache_root().glob("upstream-*")):
+        done = top / ".done"
+        if not top.is_dir() or not done.is_file():
+            continue
+        base = next(
+            (line[5:] for line in done.read_text().splitlines() if line.startswith("base=")), ""
+        )
+        if not base or Path(base).is_dir():
+            continue
+        with file_lock(cache_root() / f"{top.name}.lock"):
+            shutil.rmtree(top, ignore_errors=True)
+        removed.append(top)
+        log.info("removed stale upstream chroot %s (its base %s is gone)", top, base)
+    return removed
 
 
 def ltsp_conf(
