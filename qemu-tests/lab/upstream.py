@@ -207,17 +207,19 @@ class Published:
         """The kept output of `ltsp dnsmasq` in real-DHCP or proxy-DHCP mode."""
         return self.log_dir.parent / f"ltsp-dnsmasq.{'proxy' if proxy_dhcp else 'real'}.conf"
 
-    def nfs_cmdline(self, mac: str) -> str:
-        """What upstream's ltsp.ipxe gives an NFS client (default `images` method)."""
+    def nfs_cmdline(self, mac: str, kernel_parameters: str = "console=ttyS0") -> str:
+        """What upstream's ltsp.ipxe passes (default `images` method): the method's
+        parameters, BOOTIF, then KERNEL_PARAMETERS ([server]'s, or the client's section's)."""
         bootif = "01-" + mac.lower().replace(":", "-")
         return (
             f"root=/dev/nfs nfsroot={SERVER_IP}:{self.base_dir} "
-            f"ltsp.image=images/{IMAGE_NAME}.img loop.max_part=9 BOOTIF={bootif} console=ttyS0"
+            f"ltsp.image=images/{IMAGE_NAME}.img loop.max_part=9 BOOTIF={bootif} "
+            f"{kernel_parameters}"
         )
 
     def nbd_cmdline(self, mac: str) -> str:
-        """The NFS line plus the NBD switch, as ltsp.ipxe appends a client's KERNEL_PARAMETERS."""
-        return f"{self.nfs_cmdline(mac)} {nbd_kernel_parameters()}"
+        """For a client whose [MAC] section sets the NBD switch as its KERNEL_PARAMETERS."""
+        return self.nfs_cmdline(mac, nbd_kernel_parameters())
 
 
 class Applets:
