@@ -4,7 +4,7 @@ our ltsp.img into systemd multi-user, over NBD and over NFS.
 Direct kernel boot: the image's kernel, then ltsp.img + the image's own initrd.img
 (in that order, as iPXE loads them). Every boot runs with `ltsp.strict`, and the guest's
 report gives its hostname, mounts, failed units and our /run/ltsp/events.jsonl.
-If a piece of our boot path is missing from the tree, the tests skip and name it.
+If a piece of our boot path is missing from the tree, the tests fail and name it.
 """
 
 from __future__ import annotations
@@ -70,8 +70,7 @@ class OursLab:
 @pytest.fixture(scope="module")
 def lab() -> Iterator[OursLab]:
     missing = ourstack.missing_pieces()
-    if missing:
-        pytest.skip("our boot path is incomplete: missing " + "; ".join(missing))
+    assert not missing, "our boot path is incomplete: missing " + "; ".join(missing)
     chroot = build_rootfs()
     run_dir = runlog.new_run_dir("ours")
     published = ourstack.publish(run_dir, chroot)
@@ -89,6 +88,13 @@ def check_report(result: BootResult) -> Report:
     assert not [s for s in steps if s[2] == "fail"], sorted(map(str, steps))
     stages = {str(e.get("stage")) for e in report.events}
     assert any("initrd" in s for s in stages) and "init" in stages, stages
+    stage1 = [
+        e["step"]
+        for e in report.events
+        if e.get("stage") == "initrd-bottom" and e.get("event") == "end"
+    ]
+    assert stage1 == ["facts", "config", "image-source", "mount", "install"], report.events
+    assert "restore-init" in {s[1] for s in steps if s[0] == "init" and s[2] == "end"}, steps
     return report
 
 
