@@ -157,6 +157,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if result.report is not None:
         print(f"\nguest report: {result.report.summary()}")
         print(f"  systemd-analyze: {result.report.analyze.splitlines()[0]}")
+        if result.report.events:
+            from ltsp_client.server.info import format_table, timeline
+
+            print("\nour stages, from the guest's /run/ltsp/events.jsonl (ltsp info --timeline):")
+            print(format_table(timeline(list(result.report.events))))
     print(
         f"\nserial log: {result.log_path}\nrun dir: {run_dir}\ntotal {time.monotonic() - t0:.1f}s"
     )

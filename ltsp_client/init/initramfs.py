@@ -58,10 +58,10 @@ class Stage:
 
 
 def step_facts(stage: Stage) -> Stage:
-    from ltsp_client.init.facts import network_facts, save_facts
+    from ltsp_client.init.facts import facts_from_ipconfig, network_facts, save_facts
 
     try:
-        facts = network_facts(stage.environ)
+        facts = facts_from_ipconfig(stage.environ) or network_facts(stage.environ)
     except LtspError as exc:
         if stage.cmdline.is_network_root or stage.cmdline.strict:
             raise

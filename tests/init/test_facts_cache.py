@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ltsp_client.init.facts import NetworkFacts, cached_facts, save_facts
+from ltsp_client.init.facts import NetworkFacts, cached_facts, facts_from_ipconfig, save_facts
 
 FACTS = NetworkFacts(
     device="ens3",
@@ -37,3 +37,33 @@ def test_stale_or_missing_cache_is_ignored(tmp_path: Path) -> None:
     assert cached_facts(tmp_path / "facts.json", sys_net=net) is None  # another NIC now
     (tmp_path / "facts.json").write_text("{not json")
     assert cached_facts(tmp_path / "facts.json", sys_net=net) is None
+
+
+def klibc_run_dir(tmp_path: Path, device: str = "ens3") -> Path:
+    run = tmp_path / "run"
+    run.mkdir(exist_ok=True)
+    (run / f"net-{device}.conf").write_text(
+        f"DEVICE='{device}'\nPROTO='dhcp'\nIPV4ADDR='192.168.67.20'\n"
+        "IPV4NETMASK='255.255.255.0'\nIPV4GATEWAY='0.0.0.0'\nHOSTNAME='pc20'\nDNSDOMAIN='lab'\n"
+    )
+    return run
+
+
+def test_facts_from_klibc_ipconfig_without_netlink(tmp_path: Path) -> None:
+    net = sys_net(tmp_path, "52:54:00:00:00:20")
+    facts = facts_from_ipconfig({}, run_dir=klibc_run_dir(tmp_path), sys_net=net)
+    assert facts is not None
+    assert (facts.device, facts.ip_address, facts.prefixlen) == ("ens3", "192.168.67.20", 24)
+    assert (facts.mac_address, facts.gateway) == ("52:54:00:00:00:20", "")
+    assert facts.ipconfig["DNSDOMAIN"] == "lab"
+
+
+def test_ipconfig_path_defers_when_unclear_or_preset(tmp_path: Path) -> None:
+    net = sys_net(tmp_path, "52:54:00:00:00:20")
+    run = klibc_run_dir(tmp_path)
+    preset = {"DEVICE": "ens3", "IP_ADDRESS": "10.0.0.1", "MAC_ADDRESS": "52:54:00:00:00:01"}
+    assert facts_from_ipconfig(preset, run_dir=run, sys_net=net) is None
+    assert facts_from_ipconfig({"DEVICE": "ens4"}, run_dir=run, sys_net=net) is None
+    klibc_run_dir(tmp_path, "ens4")  # two configured NICs: let the route lookup decide
+    assert facts_from_ipconfig({}, run_dir=run, sys_net=net) is None
+    assert facts_from_ipconfig({}, run_dir=tmp_path / "empty", sys_net=net) is None
