@@ -197,7 +197,7 @@ def facts_from_ipconfig(
     if len(configs) != 1:
         return None
     device = configs[0].name[len("net-") : -len(".conf")]
-    if env.get("DEVICE", device) != device:
+    if env.get("DEVICE") not in (None, "", device):
         return None
     ipconfig = read_ipconfig(device, run_dir)
     address = ipconfig.get("IPV4ADDR", "")

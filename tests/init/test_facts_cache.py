@@ -64,6 +64,7 @@ def test_ipconfig_path_defers_when_unclear_or_preset(tmp_path: Path) -> None:
     preset = {"DEVICE": "ens3", "IP_ADDRESS": "10.0.0.1", "MAC_ADDRESS": "52:54:00:00:00:01"}
     assert facts_from_ipconfig(preset, run_dir=run, sys_net=net) is None
     assert facts_from_ipconfig({"DEVICE": "ens4"}, run_dir=run, sys_net=net) is None
+    assert facts_from_ipconfig({"DEVICE": ""}, run_dir=run, sys_net=net) is not None
     klibc_run_dir(tmp_path, "ens4")  # two configured NICs: let the route lookup decide
     assert facts_from_ipconfig({}, run_dir=run, sys_net=net) is None
     assert facts_from_ipconfig({}, run_dir=tmp_path / "empty", sys_net=net) is None
