@@ -11,6 +11,9 @@ from pathlib import Path
 import pytest
 
 HOOKS = Path(__file__).resolve().parents[2] / "initramfs-hooks/initramfs-tools"
+PREMOUNT_ORDER = (
+    '/scripts/init-premount/brltty "$@"\n[ -e /conf/param.conf ] && . /conf/param.conf\n'
+)
 UDEV_ORDER = '/scripts/init-bottom/udev "$@"\n[ -e /conf/param.conf ] && . /conf/param.conf\n'
 LOGGER = '#!/bin/sh\necho "${0##*/} $*" >>/log\n'
 # what a klibc-only Debian initrd (no busybox) has besides modprobe
@@ -71,6 +74,9 @@ def initramfs(base: Path, cmdline: str) -> Path:
     (base / "scripts/init-bottom").mkdir(parents=True)
     (base / "scripts/init-bottom/ORDER").write_text(UDEV_ORDER)
     shutil.copy(HOOKS / "scripts/init-bottom/ltsp-initrd-bottom", base / "scripts/init-bottom")
+    (base / "scripts/init-premount").mkdir()
+    (base / "scripts/init-premount/ORDER").write_text(PREMOUNT_ORDER)
+    shutil.copy(HOOKS / "scripts/init-premount/ltsp-link-up", base / "scripts/init-premount")
     shutil.copy(HOOKS / "scripts/ltsp-nbd-client", base / "scripts")
     (base / "conf/conf.d").mkdir(parents=True)
     shutil.copy(HOOKS / "ltsp.conf", base / "conf/conf.d/00-ltsp.conf")
@@ -105,6 +111,9 @@ def test_conf_d_snippet_schedules_our_step_and_loads_modules(tmp_path: Path) -> 
     order = (base / "scripts/init-bottom/ORDER").read_text()
     assert order.startswith('/scripts/init-bottom/ltsp-initrd-bottom "$@"\n')
     assert order.endswith(UDEV_ORDER)
+    premount = (base / "scripts/init-premount/ORDER").read_text()
+    assert premount.startswith('/scripts/init-premount/ltsp-link-up "$@"\n')
+    assert premount.endswith(PREMOUNT_ORDER)
     log = (base / "log").read_text().splitlines()
     kver = os.uname().release
     assert f"insmod /usr/lib/ltsp/modules/{kver}/overlay.ko.xz" in log
