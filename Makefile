@@ -7,7 +7,7 @@ deps:
 	./scripts/install-deps
 
 demo: deps
-	$(PYTHON) qemu-tests/lab.py demo --stack ours
+	$(PYTHON) qemu-tests/lab.py demo
 
 test: deps
 	$(PYTHON) -m pytest -m 'qemu or not qemu'

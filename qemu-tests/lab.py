@@ -55,7 +55,7 @@ def plan_ours(net: LabNetwork, run_dir: Path, boot: str, mac: str, extra: str) -
     image = _image()
     pub = ourstack.publish(run_dir, image.chroot)
     servers = _servers(net, run_dir, nbd={ourstack.IMAGE_NAME: pub.image}, nfs=[pub.base_dir])
-    append = pub.nbd_cmdline(mac) if boot == "nbd" else pub.nfs_cmdline(mac)
+    append = pub.nbd_cmdline(mac, extra) if boot == "nbd" else pub.nfs_cmdline(mac, extra)
     return _plan(servers, boot, mac, kernel=pub.kernel, initrds=tuple(pub.initrds), append=append)
 
 
@@ -248,7 +248,7 @@ def main(argv: list[str] | None = None) -> int:
     sub = ap.add_subparsers(dest="cmd", required=True)
     for name in ("demo", "up"):
         p = sub.add_parser(name)
-        p.add_argument("--stack", choices=("lab", "ours", "upstream"), default="lab")
+        p.add_argument("--stack", choices=("lab", "ours", "upstream"), default="ours")
         p.add_argument("--boot", choices=("nbd", "nfs", "pxe"), default="nbd")
         p.add_argument("--mac", default=DEMO_MAC)
         p.add_argument("--ram", type=int, default=512)

@@ -194,9 +194,11 @@ def configure(options: Options, deps: Deps) -> str:
     log.info("ltsp init on %s (pid %d); mounted: %s", root, os.getpid(), mounted or "nothing")
     kernel = cmdline.read(under(root, "/proc/cmdline"))
 
+    breaks = set(kernel.break_step.split(","))
+
     def breaker(name: str) -> None:
-        """`ltsp.break=NAME`: a shell on the console before step NAME."""
-        if kernel.break_step == name:
+        """`ltsp.break=NAME[,...]`: a shell before NAME; `init/NAME` for this stage only."""
+        if name in breaks or f"init/{name}" in breaks:
             break_point(Policy(console=Console(kmsg=deps.kmsg), shell=deps.shell), name)
 
     breaker("facts")

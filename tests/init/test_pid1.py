@@ -394,3 +394,19 @@ def test_round_trip_with_initrd_bottoms_override_on_a_usrmerged_root(tmp_path: P
     assert {p: os.readlink(root / p) for p in before} == before
     assert not os.path.lexists(root / "usr/sbin/init.ltsp")
     assert rec.execs == [[str(systemd), "splash"]]
+
+
+def test_break_list_and_stage_prefix(tmp_path: Path) -> None:
+    """`ltsp.break=mount,init/restore-init`: initrd-bottom's step is not ours; init/ is."""
+    root = make_root(
+        tmp_path, cmdline="quiet ltsp.break=mount,initrd-bottom/facts,init/restore-init"
+    )
+    prompts: list[str] = []
+
+    def shell(prompt: str) -> int:
+        prompts.append(prompt)
+        return 0
+
+    boot(options(root), deps(tmp_path, Recorder(), shell=shell))
+    assert prompts == ["(ltsp break restore-init) # "]
+    assert_restored(root)
