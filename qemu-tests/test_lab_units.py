@@ -324,3 +324,21 @@ def test_boot_clients_runs_several_and_stops_on_failure_patterns(tmp_path: Path)
     # the lines after the failure (the panic trace) are kept too
     assert all(r.grep(r"end Kernel panic") for r in results), results[0].tail()
     assert all(r.elapsed < 10 for r in results)
+
+
+def test_old_run_directories_are_pruned_but_not_recent_ones(tmp_path: Path) -> None:
+    import os
+
+    names = [f"20261101-0000{i:02d}-x" for i in range(6)]
+    for name in names:
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "client0.serial.log").write_text("log\n")
+    now = 10_000_000.0
+    for name in names[:4]:
+        os.utime(tmp_path / name, (now - 7200, now - 7200))  # old runs
+    for name in names[4:]:
+        os.utime(tmp_path / name, (now, now))
+    os.utime(tmp_path / names[0], (now, now))  # oldest by name, but touched just now
+    removed = runlog.prune_runs(tmp_path, keep=2, now=now)
+    assert sorted(p.name for p in removed) == names[1:4]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [names[0], *names[4:]]

@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import time
 from collections.abc import Iterable
 from pathlib import Path
 
 DEFAULT_RUNS = Path("/var/tmp/ltsp-lab-runs")
+DEFAULT_KEEP = 30  # run directories kept; $LTSP_LAB_KEEP_RUNS overrides
+RECENT_SECONDS = 3600.0  # never prune a run touched this recently: it may still be running
 _LINE = re.compile(r"^\[\s*(\d+\.\d+)\] ?(.*)$")
 # ANSI colour/cursor sequences and carriage returns that systemd and iPXE write to the console
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b[c78]|\r")
@@ -39,8 +42,25 @@ def new_run_dir(label: str = "", *, root: Path | None = None) -> Path:
             path.mkdir()
         except FileExistsError:
             continue
+        prune_runs(base, keep=int(os.environ.get("LTSP_LAB_KEEP_RUNS") or DEFAULT_KEEP))
         return path
     raise FileExistsError(f"cannot create a run directory under {base}")
+
+
+def prune_runs(base: Path, *, keep: int, now: float | None = None) -> list[Path]:
+    """Delete the oldest run directories beyond `keep` (a run holds images: ~0.1-1 GB)."""
+    current = time.time() if now is None else now
+    runs = sorted((p for p in base.iterdir() if p.is_dir()), key=lambda p: p.name, reverse=True)
+    removed = []
+    for old in runs[max(keep, 0) :]:
+        try:
+            if current - old.stat().st_mtime < RECENT_SECONDS:
+                continue
+        except OSError:
+            continue
+        shutil.rmtree(old, ignore_errors=True)
+        removed.append(old)
+    return removed
 
 
 def clean_console(text: str) -> str:
