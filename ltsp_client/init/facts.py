@@ -11,7 +11,7 @@ import json
 import os
 import shlex
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from ltsp_client.errors import LtspError
@@ -130,17 +130,13 @@ def network_facts(
     )
 
 
+def _sysfs_mac(sys_net: Path, device: str) -> str:
+    return (sys_net / device / "address").read_text(encoding="ascii").strip().lower()
+
+
 def save_facts(facts: NetworkFacts, path: Path = FACTS_CACHE) -> None:
     """Record the facts for the next stage; a read-only /run only costs that stage time."""
-    record = {
-        "device": facts.device,
-        "ip_address": facts.ip_address,
-        "prefixlen": facts.prefixlen,
-        "mac_address": facts.mac_address,
-        "gateway": facts.gateway,
-        "hostname": facts.hostname,
-        "ipconfig": dict(facts.ipconfig),
-    }
+    record = {**asdict(facts), "ipconfig": dict(facts.ipconfig)}
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(record, sort_keys=True) + "\n", encoding="utf-8")
@@ -155,7 +151,7 @@ def cached_facts(
     try:
         record = json.loads(path.read_text(encoding="utf-8"))
         device = str(record["device"])
-        mac = (sys_net / device / "address").read_text(encoding="ascii").strip().lower()
+        mac = _sysfs_mac(sys_net, device)
         if not device or mac != record["mac_address"]:
             return None
         return NetworkFacts(
@@ -202,7 +198,7 @@ def facts_from_ipconfig(
     ipconfig = read_ipconfig(device, run_dir)
     address = ipconfig.get("IPV4ADDR", "")
     try:
-        mac = (sys_net / device / "address").read_text(encoding="ascii").strip().lower()
+        mac = _sysfs_mac(sys_net, device)
     except OSError:
         return None
     if not address or not mac:
