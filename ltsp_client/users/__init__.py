@@ -1,0 +1,1 @@
+"""Accounts: the passwd/group/shadow files, the server-account merge, autologin."""
