@@ -59,11 +59,11 @@ APPLETS: dict[str, AppletInfo] = {
         "build ltsp.img (client code and /etc/ltsp) for the clients",
     ),
     "ipxe": AppletInfo(
-        "server", "", "install the iPXE menu and binaries", "the publisher (roadmap 2)"
+        "server", "ltsp_client.server.ipxe:main", "install the iPXE menu and binaries"
     ),
-    "nfs": AppletInfo("server", "", "export images and TFTP over NFS", "the publisher (roadmap 2)"),
+    "nfs": AppletInfo("server", "ltsp_client.server.nfs:main", "export images and TFTP over NFS"),
     "dnsmasq": AppletInfo(
-        "server", "", "configure dnsmasq for DHCP/proxy-DHCP/TFTP", "the publisher (roadmap 2)"
+        "server", "ltsp_client.server.dnsmasq:main", "configure dnsmasq for DHCP/proxy-DHCP/TFTP"
     ),
     "info": AppletInfo(
         "common",

@@ -128,6 +128,13 @@ UPSTREAM_PARAMS: tuple[Param, ...] = (
     _p("KERNEL_PARAMETERS", "str", "", "extra kernel command line for iPXE"),
     _p("MENU_TIMEOUT", "int", "5000", "iPXE menu timeout in ms (0 waits, -1 hides the menu)"),
     _p("IPXE_", "str", "", "IPXE_<NAME>: menu title of an image"),
+    _p("HTTP", "bool", "0", "`ltsp ipxe`: 1 loads kernels and initrds over HTTP (HTTP_URL)"),
+    _p(
+        "HTTP_URL",
+        "str",
+        "",
+        "`ltsp ipxe`: URL serving TFTP_DIR, iPXE variables allowed; default 'http://${srv}'",
+    ),
     _p("PROXY_DHCP", "bool", "1", "`ltsp dnsmasq`: proxy DHCP on every local subnet"),
     _p("REAL_DHCP", "bool", "1", "`ltsp dnsmasq`: DHCP range 192.168.67.20-250"),
     _p("TFTP", "bool", "1", "`ltsp dnsmasq`: serve TFTP"),

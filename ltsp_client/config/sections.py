@@ -9,9 +9,10 @@ HOSTNAME, then the applet ones. Raw shell lines are kept, never executed.
 
 from __future__ import annotations
 
+import copy
 import os
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -129,6 +130,7 @@ def conf_files(config_dir: Path, applet: str) -> list[ConfFile]:
 @dataclass
 class Result:
     state: Evaluation
+    files: tuple[ConfFile, ...] = ()
 
     def config(self) -> Config:
         s = self.state
@@ -137,6 +139,21 @@ class Result:
     @property
     def notes(self) -> list[Note]:
         return self.state.notes
+
+    def section_call(self, value: str, *, unset: Iterable[str] = ()) -> Config:
+        """Upstream's `(unset VARS; section_call VALUE)` in a subshell of this process:
+        dispatch one more value (e.g. a client's MAC for `ltsp ipxe`) on a copy of the
+        state, with the section guards already set; only what it assigned is returned."""
+        if not self.files:
+            return Config()
+        state = copy.deepcopy(self.state)
+        for name in unset:
+            state.variables.pop(name, None)
+        state.assigned.clear()
+        state.origins.clear()
+        conf = self.files[-1]
+        _call(state, conf, dispatch_order(conf), [value])
+        return Result(state).config()
 
 
 def evaluate_files(
@@ -162,7 +179,7 @@ def evaluate_files(
         _evaluate_file(state, conf, applet or "ltsp", is_client=is_client)
     for name, value in (kernel_vars or {}).items():
         state.set(name, value, Origin("/proc/cmdline", 1, "kernel command line"))
-    return Result(state)
+    return Result(state, tuple(files))
 
 
 def _evaluate_file(state: Evaluation, conf: ConfFile, applet: str, *, is_client: bool) -> None:
