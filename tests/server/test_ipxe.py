@@ -5,9 +5,9 @@ ipxe and memtest86+ packages. The QEMU lab boots through this menu
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 
-import debroot
 import pytest
 
 from ltsp_client import cli
@@ -180,24 +180,20 @@ def test_overwrite_0_keeps_the_menu(tmp_path: Path) -> None:
     assert "hand edited" not in target.read_text()
 
 
-def test_binaries_from_debian_ipxe_and_memtest(tmp_path: Path) -> None:
+def test_binaries_from_debian_ipxe_and_memtest(
+    tmp_path: Path, debroot: Callable[..., Path]
+) -> None:
     """BINARIES unset: only missing ones; 1: all again; 0: none. Sources are the real
-    files of Debian's ipxe (installed) and memtest86+ (extracted) packages."""
-    source = tmp_path / "src"
-    memtest = debroot.extracted("memtest86+")
-    (source / "boot").mkdir(parents=True)
-    for f in (memtest / "boot").iterdir():
-        (source / "boot" / f.name).symlink_to(f)
-    (source / "usr/lib").mkdir(parents=True)
-    (source / "usr/lib/ipxe").symlink_to(IPXE_LIB)
+    files of Debian's ipxe and memtest86+ packages."""
+    source = debroot("ipxe", "memtest86+", name="src")
     tftp = tmp_path / "tftp" / "ltsp"
 
     script = run_ipxe(tmp_path, "", "--source-root", str(source))
     want = {
-        "undionly.kpxe": IPXE_LIB / "undionly.kpxe",
-        "snponly.efi": IPXE_LIB / "snponly.efi",
-        "memtest.0": memtest / "boot/memtest86+ia32.bin",
-        "memtest.efi": memtest / "boot/memtest86+x64.efi",
+        "undionly.kpxe": source / "usr/lib/ipxe/undionly.kpxe",
+        "snponly.efi": source / "usr/lib/ipxe/snponly.efi",
+        "memtest.0": source / "boot/memtest86+ia32.bin",
+        "memtest.efi": source / "boot/memtest86+x64.efi",
     }
     for target, origin in want.items():
         assert (tftp / target).read_bytes() == origin.read_bytes(), target
