@@ -1,6 +1,8 @@
 # `make demo`: install what is needed, bring the QEMU lab up and netboot one client.
-# `make test`: install what is needed, run the linters and every test (quick and QEMU).
+# `make test`: install what is needed, run the linters and every test (quick, freeze and QEMU).
 PYTHON ?= python3
+# every group; --require-groups fails the run when a group selected no test (see conftest.py)
+ALL_TESTS = -m 'qemu or freeze or not (qemu or freeze)' --require-groups=quick,freeze,qemu
 
 .PHONY: deps demo test quick freeze
 deps:
@@ -10,7 +12,7 @@ demo: deps
 	$(PYTHON) qemu-tests/lab.py demo
 
 test: deps
-	$(PYTHON) -m pytest -m 'qemu or not qemu'
+	$(PYTHON) -m pytest $(ALL_TESTS)
 
 quick:
 	$(PYTHON) -m pytest

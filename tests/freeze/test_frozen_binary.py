@@ -23,18 +23,17 @@ FREEZE = ROOT / "build-tools" / "freeze"
 WITH_LTSP_AT = ROOT / "build-tools" / "with-ltsp-at"
 LIBS = ("ld-linux-x86-64.so.2", "libc.so.6", "libm.so.6", "libz.so.1", "libpthread.so.0")
 
-pytestmark = [
-    pytest.mark.root,
-    pytest.mark.skipif(os.geteuid() != 0, reason="needs root (mount namespace, chroot)"),
-    pytest.mark.skipif(
-        shutil.which("patchelf") is None or importlib.util.find_spec("PyInstaller") is None,
-        reason="needs patchelf and PyInstaller",
-    ),
-]
+pytestmark = [pytest.mark.freeze, pytest.mark.root]
 
 
 @pytest.fixture(scope="session")
 def tree() -> Path:
+    if os.geteuid() != 0:
+        pytest.fail("the frozen binary tests need root (mount namespace, chroot)")
+    if shutil.which("patchelf") is None:
+        pytest.fail("patchelf is missing: apt-get install patchelf (scripts/deps/apt-freeze.txt)")
+    if importlib.util.find_spec("PyInstaller") is None:
+        pytest.fail("PyInstaller is missing: pip install '.[freeze]' (pyproject.toml)")
     proc = subprocess.run([str(FREEZE)], capture_output=True, text=True, timeout=600, check=False)
     assert proc.returncode == 0, proc.stderr
     return Path(proc.stdout.strip().splitlines()[-1])

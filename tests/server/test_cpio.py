@@ -9,7 +9,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from frz_initramfs_reader import read_image
+from initramfs_reader import read_image
 
 from ltsp_client.server.cpio import Archive, write_segments
 
