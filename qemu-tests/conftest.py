@@ -1,58 +1,43 @@
 """Fixtures for the QEMU lab tests; puts qemu-tests/ on sys.path so `import lab` works.
 
-Every test marked `qemu` runs under a hard timeout (SIGALRM; pytest-timeout is not
-installed): `@pytest.mark.qemu(timeout=300)`, default 600 s. The alarm raises
-inside the test, so `with LabNetwork()` blocks and fixtures still tear down.
+Every test marked `qemu` runs under hard timeouts, fixtures included
+(hard_timeout.py): `@pytest.mark.qemu(timeout=300)`, default 600 s for the
+test, 1800 s for its setup (a module fixture may build the lab image).
 """
 
 from __future__ import annotations
 
 import os
 import re
-import signal
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from types import FrameType
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from hard_timeout import (
+    HardTimeoutError,
+    pytest_runtest_call,
+    pytest_runtest_setup,
+    pytest_runtest_teardown,
+)
 from lab.netns import LabNetwork
 from lab.runlog import new_run_dir
 
-DEFAULT_TIMEOUT = 600
-
-
-class HardTimeoutError(Exception):
-    """A qemu test ran past its hard timeout."""
-
-
-def _alarm(signum: int, frame: FrameType | None) -> None:
-    raise HardTimeoutError("hard test timeout expired")
-
-
-@pytest.fixture(autouse=True)
-def _hard_timeout(request: pytest.FixtureRequest) -> Iterator[None]:
-    marker = request.node.get_closest_marker("qemu")
-    if marker is None:
-        yield
-        return
-    seconds = int(marker.kwargs.get("timeout", DEFAULT_TIMEOUT))
-    previous = signal.signal(signal.SIGALRM, _alarm)
-    signal.alarm(seconds)
-    try:
-        yield
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, previous)
+__all__ = [
+    "HardTimeoutError",
+    "pytest_runtest_call",
+    "pytest_runtest_setup",
+    "pytest_runtest_teardown",
+]
 
 
 @pytest.fixture
 def needs_root() -> None:
     if os.geteuid() != 0:
-        pytest.skip("the QEMU lab needs root (network namespaces, mounts)")
+        pytest.fail("the QEMU lab needs root (network namespaces, mounts); CI runs as root")
 
 
 @pytest.fixture

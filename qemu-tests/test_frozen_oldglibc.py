@@ -19,12 +19,14 @@ from frz_frozen import frozen_tree
 CHROOT = Path("/var/tmp/ltsp-frz-bullseye")
 MIRROR = "http://deb.debian.org/debian"
 
-pytestmark = pytest.mark.skipif(
-    os.geteuid() != 0 or shutil.which("debootstrap") is None, reason="needs root and debootstrap"
-)
+pytestmark = pytest.mark.freeze
 
 
 def bullseye() -> Path:
+    if os.geteuid() != 0:
+        pytest.fail("needs root (debootstrap, chroot); CI runs as root")
+    if shutil.which("debootstrap") is None:
+        pytest.fail("debootstrap is missing: apt-get install debootstrap (apt-freeze.txt)")
     if not (CHROOT / "usr/bin/dpkg").exists():
         partial = CHROOT.with_name(CHROOT.name + ".partial")
         shutil.rmtree(partial, ignore_errors=True)

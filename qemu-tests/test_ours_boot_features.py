@@ -60,7 +60,7 @@ class OurLab:
 @pytest.fixture(scope="module")
 def lab() -> Iterator[OurLab]:
     if os.geteuid() != 0:
-        pytest.skip("the QEMU lab needs root")
+        pytest.fail("the QEMU lab needs root (network namespaces, mounts); CI runs as root")
     chroot = build_rootfs()
     run_dir = new_run_dir("ours-features")
     published = ourstack.publish(run_dir, chroot)

@@ -96,9 +96,11 @@ def test_renderings() -> None:
 
 
 @pytest.mark.root
-@pytest.mark.skipif(os.geteuid() != 0, reason="needs root (network namespaces, nftables)")
-@pytest.mark.skipif(shutil.which("nft") is None, reason="nftables is not installed (apt-yardstick)")
 def test_traffic_counter_counts_per_protocol(tmp_path: Path) -> None:
+    if os.geteuid() != 0:
+        pytest.fail("needs root (network namespaces, nftables); CI runs as root")
+    if shutil.which("nft") is None:
+        pytest.fail("nft is missing: apt-get install nftables (scripts/deps/apt-yardstick.txt)")
     server = (
         "import socket,sys\n"
         "s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n"

@@ -28,7 +28,7 @@ def test_mypy_strict() -> None:
 
 def test_shellcheck() -> None:
     if shutil.which("shellcheck") is None:
-        pytest.skip("shellcheck is not installed (scripts/install-deps installs it)")
+        pytest.fail("shellcheck is missing: apt-get install shellcheck (scripts/deps/apt-base.txt)")
     scripts = [p for p in ROOT.rglob("*") if p.is_file() and ".git" not in p.parts and _is_shell(p)]
     assert scripts, "expected shell scripts to check"
     result = run("shellcheck", "-s", "sh", *map(str, scripts))

@@ -8,7 +8,6 @@ import io
 import tempfile
 from pathlib import Path
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -21,7 +20,7 @@ from ltsp_client.config.shellwords import Expander, assignment_words, lex
 from ltsp_client.errors import ConfigError
 
 from .helpers import FIXTURES, PC01
-from .upstream import available, compare
+from .upstream import compare
 
 SCHOOL = (FIXTURES / "school.conf").read_bytes()
 SHELLISH = "\"'\\$`[]{}()#=|;&<>*?%~ \t\nAZaz09_-.:/@!"
@@ -132,7 +131,6 @@ def generated_conf(draw: st.DrawFn) -> str:
     return "\n".join(lines) + "\n[zz-unused]\n"
 
 
-@pytest.mark.skipif(not available(), reason="upstream ltsp is not installed")
 @given(generated_conf(), st.booleans())
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 def test_generated_configs_evaluate_like_upstream(text: str, client: bool) -> None:

@@ -1,6 +1,7 @@
 """Run upstream LTSP's own ltsp.conf evaluation (Debian package `ltsp`) for comparison.
 
-Used only by the differential tests, which skip when the package is absent.
+Used only by the differential tests, which fail (never skip) when it is absent:
+CI installs it (scripts/deps/apt-config.txt).
 Upstream runs raw shell lines for real, so fixtures fed to it must be harmless.
 """
 
@@ -10,6 +11,8 @@ import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+
+import pytest
 
 from ltsp_client.config import Config, Identity
 from ltsp_client.config.sections import evaluate
@@ -55,6 +58,15 @@ def available() -> bool:
     return UPSTREAM_LIB.is_file() and shutil.which("dash") is not None
 
 
+def require() -> None:
+    """Fail the calling test, naming the Debian packages, when upstream cannot run."""
+    if not available():
+        pytest.fail(
+            f"upstream LTSP is needed for this comparison ({UPSTREAM_LIB} and dash): "
+            "apt-get install ltsp dash (scripts/deps/apt-config.txt)"
+        )
+
+
 @dataclass
 class Outcome:
     died: bool
@@ -73,6 +85,7 @@ def _read_vars(path: Path) -> dict[str, str]:
 
 
 def run_upstream(conf_dir: Path, *, applet: str, identity: Identity, is_client: bool) -> Outcome:
+    require()
     script = conf_dir / "harness.sh"
     script.write_text(HARNESS)
     argv = ["dash", str(script), applet or "ltsp", str(conf_dir)]
