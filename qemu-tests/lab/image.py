@@ -11,6 +11,11 @@ systemd a writable root). The result is kept under /var/cache/ltsp-lab
 serialises concurrent builders of the same recipe, and a build happens in a
 temporary directory that is renamed only when complete.
 
+A build from scratch takes minutes, so it shows its phases as it goes
+(lab/progress.py): debootstrap's download, extract, required packages,
+packages, kernel, then the lab's initramfs, trim and squashfs, each with its
+elapsed time and the time it took last time on this machine.
+
 Until the project's publisher exists, "publishing" is `squash()` (mksquashfs,
 zstd level 3) plus the chroot's own vmlinuz and initrd.img (`kernel_and_initrd()`).
 """
@@ -25,12 +30,15 @@ import logging
 import os
 import re
 import shutil
+import subprocess
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from lab import SERVER_IP, LabError
+from lab.progress import Progress, load_times
 from lab.report import REPORT_SCRIPT, REPORT_UNIT
 from ltsp_client.errors import CommandError
 from ltsp_client.run import run
@@ -52,6 +60,28 @@ BASE_PACKAGES = (
 )
 RECIPE_VERSION = 1  # bump when the build steps below change
 DEFAULT_COMP = "zstd -Xcompression-level 3"
+
+# Phases of a build from scratch and their durations in seconds, measured on the
+# development machine (2 cores, deb.debian.org); the last build here replaces them
+# (logs/build-times.json in the cache).
+DEFAULT_TIMES = {
+    "debootstrap: download": 40.0,
+    "debootstrap: extract": 10.0,
+    "debootstrap: required packages": 25.0,
+    "packages": 40.0,
+    "kernel": 30.0,
+    "lab initramfs": 30.0,
+    "trim": 2.0,
+    "squashfs": 60.0,
+}
+ROOTFS_PHASES = tuple(k for k in DEFAULT_TIMES if k != "squashfs")
+# debootstrap's progress lines (stdout/stderr) that start each phase
+DEBOOTSTRAP_MARKS = (
+    ("I: Chosen extractor", "debootstrap: extract"),
+    ("I: Installing core packages", "debootstrap: required packages"),
+    ("I: Unpacking the base system", "packages"),
+    ("I: Configuring linux-image-", "kernel"),
+)
 
 OVERLAY_SCRIPT = r"""#!/bin/sh
 # ltsp QEMU lab: with lab.overlay on the command line, keep the (read-only) root as the
@@ -145,6 +175,51 @@ def file_lock(path: Path) -> Iterator[None]:
             fcntl.flock(f, fcntl.LOCK_UN)
 
 
+def times_file(cache: Path) -> Path:
+    return cache / "logs" / "build-times.json"
+
+
+def new_progress(cache: Path) -> Progress:
+    return Progress("lab image", {**DEFAULT_TIMES, **load_times(times_file(cache))})
+
+
+def save_times(cache: Path, progress: Progress) -> None:
+    """Remember how long each phase took here, for the next build's expectations."""
+    if not progress.measured:
+        return
+    path = times_file(cache)
+    merged = {**load_times(path), **{k: round(v, 1) for k, v in progress.measured.items()}}
+    with contextlib.suppress(OSError):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(merged, indent=1, sort_keys=True) + "\n")
+
+
+def debootstrap(argv: Sequence[str], progress: Progress, timeout: float) -> tuple[int, str]:
+    """Run debootstrap, switching progress phases on its `I:` lines; (exit status, output)."""
+    progress.begin("debootstrap: download")
+    proc = subprocess.Popen(
+        list(argv), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace"
+    )
+    killer = threading.Timer(timeout, proc.kill)
+    killer.start()
+    lines: list[str] = []
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            lines.append(line)
+            for mark, phase in DEBOOTSTRAP_MARKS:
+                if line.startswith(mark) and progress.current != phase:
+                    progress.begin(phase)
+        status = proc.wait()
+    finally:
+        killer.cancel()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    progress.end()
+    return status, "".join(lines)
+
+
 def _chroot(root: Path, *argv: str, timeout: float = 600) -> None:
     run(["chroot", str(root), *argv], timeout=timeout)
 
@@ -188,7 +263,7 @@ def _enable(root: Path, unit: str, target: str, source: str) -> None:
     link.symlink_to(source)
 
 
-def _customise(root: Path) -> None:
+def _customise(root: Path, progress: Progress) -> None:
     (root / "etc/hostname").write_text("labclient\n")
     (root / "etc/hosts").write_text("127.0.0.1\tlocalhost\n127.0.1.1\tlabclient\n")
     (root / "etc/machine-id").write_text("")
@@ -225,7 +300,7 @@ def _customise(root: Path) -> None:
         f.write(
             "# ltsp QEMU lab: root from a squashfs over NBD, tmpfs overlay\nsquashfs\noverlay\n"
         )
-    with _proc_mounted(root):
+    with progress.phase("lab initramfs"), _proc_mounted(root):
         _chroot(root, "update-initramfs", "-u", "-k", "all", timeout=600)
 
 
@@ -249,8 +324,9 @@ def build_rootfs(
     *,
     cache_dir: Path | None = None,
     mirror: str | None = None,
+    progress: Progress | None = None,
 ) -> Path:
-    """Return a finished client chroot for this recipe, building it (about 1-2 min) if needed."""
+    """Return a finished client chroot for this recipe, building it (minutes) if needed."""
     cache = cache_dir if cache_dir is not None else cache_root()
     mirror = mirror or apt_mirror()
     data = recipe(variant, extra_packages, mirror)
@@ -258,7 +334,11 @@ def build_rootfs(
     final = cache / name
     with file_lock(cache / f".{name}.lock"):
         if (final / ".lab-recipe.json").exists():
+            if progress is not None:
+                progress.drop(*ROOTFS_PHASES)
             return final
+        own = progress is None
+        progress = new_progress(cache) if progress is None else progress
         _remove_dead_tmp(cache, name)
         tmp = cache / f"{name}.tmp-{os.getpid()}"
         logs = cache / "logs"
@@ -267,27 +347,18 @@ def build_rootfs(
         try:
             packages = ",".join(sorted({*BASE_PACKAGES, *extra_packages}))
             log.info("debootstrap %s (%s) into %s", SUITE, packages, tmp)
-            result = run(
-                [
-                    "debootstrap",
-                    "--variant=minbase",
-                    f"--include={packages}",
-                    SUITE,
-                    str(tmp),
-                    mirror,
-                ],
-                timeout=1200,
-                check=False,
-            )
-            (logs / f"{name}.debootstrap.log").write_text(result.stdout + result.stderr)
-            if not result.ok:
+            argv = ["debootstrap", "--variant=minbase", f"--include={packages}"]
+            status, output = debootstrap([*argv, SUITE, str(tmp), mirror], progress, 1200)
+            (logs / f"{name}.debootstrap.log").write_text(output)
+            if status != 0:
                 raise LabError(
-                    f"debootstrap failed (exit {result.returncode})",
+                    f"debootstrap failed (exit {status})",
                     hint=f"see {logs}/{name}.debootstrap.log and {tmp}/debootstrap/",
                 )
             _chroot(tmp, "apt-get", "clean")
-            _customise(tmp)
-            _trim(tmp)
+            _customise(tmp, progress)
+            with progress.phase("trim"):
+                _trim(tmp)
             (tmp / ".lab-recipe.json").write_text(json.dumps(data, indent=1, sort_keys=True))
             if final.exists():
                 shutil.rmtree(final)
@@ -296,11 +367,22 @@ def build_rootfs(
             raise LabError(
                 f"building the lab image failed: {exc}", hint=f"partial tree: {tmp}"
             ) from exc
+        finally:
+            progress.end()
         log.info("built %s in %.1fs", final, time.monotonic() - t0)
+        save_times(cache, progress)
+        if own:
+            progress.close()
         return final
 
 
-def squash(chroot: Path, out: Path | None = None, comp: str = DEFAULT_COMP) -> Path:
+def squash(
+    chroot: Path,
+    out: Path | None = None,
+    comp: str = DEFAULT_COMP,
+    *,
+    progress: Progress | None = None,
+) -> Path:
     """mksquashfs the chroot (cached: rebuilt only when missing or older than the chroot)."""
     target = out if out is not None else chroot.parent / f"{chroot.name}.squashfs"
     stamp = chroot / ".lab-recipe.json"
@@ -310,23 +392,18 @@ def squash(chroot: Path, out: Path | None = None, comp: str = DEFAULT_COMP) -> P
         ):
             return target
         tmp = target.with_name(f"{target.name}.tmp-{os.getpid()}")
-        run(
-            [
-                "mksquashfs",
-                str(chroot),
-                str(tmp),
-                "-noappend",
-                "-no-progress",
-                "-quiet",
-                "-e",
-                ".lab-recipe.json",
-                "-comp",
-                *comp.split(),
-            ],
-            timeout=900,
-        )
+        phase = progress.phase("squashfs") if progress is not None else contextlib.nullcontext()
+        with phase:
+            _mksquashfs(chroot, tmp, comp)
         tmp.rename(target)
+    if progress is not None:
+        save_times(chroot.parent, progress)
     return target
+
+
+def _mksquashfs(chroot: Path, tmp: Path, comp: str) -> None:
+    argv = ["mksquashfs", str(chroot), str(tmp), "-noappend", "-no-progress", "-quiet"]
+    run([*argv, "-e", ".lab-recipe.json", "-comp", *comp.split()], timeout=900)
 
 
 def kernel_and_initrd(chroot: Path) -> tuple[Path, Path]:
@@ -358,10 +435,19 @@ class Published:
 
 
 def publish(variant: str = "base", extra_packages: Sequence[str] = ()) -> Published:
-    """build_rootfs + squash + kernel_and_initrd: everything the servers hand out (cached)."""
-    chroot = build_rootfs(variant, extra_packages)
+    """build_rootfs + squash + kernel_and_initrd: everything the servers hand out (cached).
+
+    What has to be built shows its progress on stderr (nothing when all is cached).
+    """
+    progress = new_progress(cache_root())
+    try:
+        chroot = build_rootfs(variant, extra_packages, progress=progress)
+        squashfs = squash(chroot, progress=progress)
+    finally:
+        if progress.measured:
+            progress.close()
     kernel, initrd = kernel_and_initrd(chroot)
-    return Published(chroot=chroot, squashfs=squash(chroot), kernel=kernel, initrd=initrd)
+    return Published(chroot=chroot, squashfs=squashfs, kernel=kernel, initrd=initrd)
 
 
 def nbd_append(export: str = "lab", server: str = SERVER_IP) -> str:
