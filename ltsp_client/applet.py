@@ -1,11 +1,26 @@
-"""What every applet receives: the global options after upstream's precedence rules."""
+"""What every applet receives: the global options after upstream's precedence rules.
+
+Only the standard library is imported here: the dispatcher imports this
+module on every start, pid 1 included.
+"""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+import sys
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from typing import TypeAlias
+
+    from ltsp_client.config.model import Config
+    from ltsp_client.plugins.base import Facts
+    from ltsp_client.run import Result
+
+    Entry: TypeAlias = Callable[["Context", list[str]], int]
 
 DEFAULT_DIRS = {"BASE_DIR": "/srv/ltsp", "TFTP_DIR": "/srv/tftp", "HOME_DIR": "/home"}
 
@@ -24,6 +39,7 @@ class Context:
     home_dir: Path
     overwrite: str | None
     cli_dirs: Mapping[str, str]
+    config: Config | None = None  # ltsp.conf for this applet, when the dispatcher evaluated it
 
     @classmethod
     def from_environment(
@@ -41,7 +57,18 @@ class Context:
             cli_dirs=dict(cli_dirs),
         )
 
-    def with_config(self, values: Mapping[str, str]) -> Context:
+    def variables(self) -> dict[str, str]:
+        """The directory settings as ltsp.conf sees them while it is evaluated."""
+        values = {
+            "BASE_DIR": str(self.base_dir),
+            "TFTP_DIR": str(self.tftp_dir),
+            "HOME_DIR": str(self.home_dir),
+        }
+        if self.overwrite is not None:
+            values["OVERWRITE"] = self.overwrite
+        return values
+
+    def with_config(self, values: Mapping[str, str], config: Config | None = None) -> Context:
         """Apply ltsp.conf values, then the command line again (it wins)."""
         merged = {
             "BASE_DIR": str(self.base_dir),
@@ -57,4 +84,155 @@ class Context:
             tftp_dir=Path(merged["TFTP_DIR"]),
             home_dir=Path(merged["HOME_DIR"]),
             overwrite=overwrite,
+            config=config,
         )
+
+
+class Host:
+    """Where the dispatcher finds this machine's ltsp.conf and run directory (tests: tmp).
+
+    A plain class: a dataclass costs pid 1 about a millisecond to create at import.
+    """
+
+    def __init__(
+        self,
+        *,
+        etc_dir: Path = Path("/etc/ltsp"),
+        run_dir: Path = Path("/run/ltsp"),
+        environ: Mapping[str, str] | None = None,
+        facts: Callable[[Host], Facts] | None = None,  # default: host_facts()
+    ) -> None:
+        self.etc_dir = etc_dir
+        self.run_dir = run_dir
+        self.environ: Mapping[str, str] = dict(os.environ) if environ is None else environ
+        self.facts = facts
+
+    def conf_files(self, applet: str) -> list[Path]:
+        """ltsp.conf and ltsp-APPLET.conf, those that exist, in evaluation order."""
+        names = ["ltsp.conf", f"ltsp-{applet}.conf"]
+        return [self.etc_dir / n for n in names if (self.etc_dir / n).exists()]
+
+    @property
+    def is_client(self) -> bool:
+        """An LTSP client (the initramfs stage created the marker), or pid 1."""
+        return (self.run_dir / "client").exists() or os.getpid() == 1
+
+
+def debug_enabled(applet: str, value: str) -> bool:
+    """LTSP_DEBUG: a true value turns debug output on for every applet, a comma list
+    for the applets it names (`LTSP_DEBUG=initrd,info`)."""
+    from ltsp_client.config.model import TRUE_WORDS
+
+    words = [w.strip() for w in value.split(",")]
+    return value.strip().lower() in TRUE_WORDS or applet in words
+
+
+def host_facts(host: Host) -> Facts:
+    """MAC, IP and hostname that ltsp.conf sections match for this process, as upstream
+    computes them for every applet; a host without a usable network gets empty ones."""
+    import logging
+
+    from ltsp_client.errors import LtspError
+    from ltsp_client.init.facts import FACTS_CACHE, cached_facts, network_facts
+    from ltsp_client.plugins.base import StaticFacts
+
+    env = host.environ
+    preset = all(env.get(k) for k in ("DEVICE", "IP_ADDRESS", "MAC_ADDRESS"))
+    if host.is_client and not preset:
+        cached = cached_facts(host.run_dir / FACTS_CACHE.name)
+        if cached is not None:
+            return cached
+    try:
+        return network_facts(env)
+    except (LtspError, OSError) as exc:
+        logging.getLogger("ltsp").warning("network facts: %s; MAC/IP sections will not match", exc)
+        return StaticFacts(hostname=env.get("HOSTNAME") or os.uname().nodename)
+
+
+def _echoing_runner(
+    argv: Sequence[str],
+    *,
+    timeout: float = 60.0,
+    check: bool = True,
+    input: str | None = None,
+    env: Mapping[str, str] | None = None,
+) -> Result:
+    """The command runner, showing the hook's output on our stdout/stderr as upstream does."""
+    from ltsp_client.errors import CommandError
+    from ltsp_client.run import run
+
+    result = run(argv, timeout=timeout, check=False, input=input, env=env)
+    sys.stdout.write(result.stdout)
+    sys.stderr.write(result.stderr)
+    if check and not result.ok:
+        raise CommandError(f"exit status {result.returncode}")
+    return result
+
+
+def run_applet(entry: Entry, ctx: Context, args: list[str], host: Host) -> int:
+    """Evaluate ltsp.conf for this applet, apply it, set up logging, and run the
+    applet between its PRE_<APPLET>_x and POST_<APPLET>_x hooks.
+
+    The boot stages (`init`, `initrd-bottom`) do all of this themselves.
+    """
+    from ltsp_client import log as logsetup
+    from ltsp_client.config import Identity, evaluate
+    from ltsp_client.config.model import TRUE_WORDS, Config
+
+    files = host.conf_files(ctx.applet)
+    config = Config()
+    facts: Facts | None = None
+    if files:
+        facts = (host.facts or host_facts)(host)
+        config = evaluate(
+            applet=ctx.applet,
+            identity=Identity(facts.mac_address, facts.ip_address, facts.hostname),
+            is_client=host.is_client,
+            config_dir=host.etc_dir,
+            environ={**host.environ, **ctx.variables()},
+        )
+        ctx = ctx.with_config(config, config)
+
+    def value(name: str) -> str:
+        return config.get(name, host.environ.get(name, ""))
+
+    log_file = host.run_dir / "ltsp.log"
+    debug_log = value("DEBUG_LOG").strip().lower()
+    to_file = debug_log == "" or debug_log in TRUE_WORDS  # DEBUG_LOG defaults to 1
+    if to_file:
+        _open_log(log_file, truncate=not host.is_client)
+    logsetup.setup(
+        ctx.applet,
+        verbose=debug_enabled(ctx.applet, value("LTSP_DEBUG")),
+        log_file=log_file,
+        events_file=host.run_dir / "events.jsonl",
+        to_file=to_file,
+    )
+    if facts is not None:
+        _hooks("PRE", ctx.applet, config, facts)
+    status = entry(ctx, args)
+    if status == 0 and facts is not None:
+        _hooks("POST", ctx.applet, config, facts)
+    return status
+
+
+def _open_log(path: Path, *, truncate: bool) -> None:
+    """Create the log 0600; on a server it holds only the last command, as upstream's."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | (os.O_TRUNC if truncate else 0)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        os.close(os.open(path, flags, 0o600))
+    except OSError:
+        pass  # not root, or a read-only /run: the console still gets everything
+
+
+def _hooks(phase: str, applet: str, config: Config, facts: Facts) -> None:
+    from ltsp_client.plugins import hooks
+
+    if not hooks.hook_lines(config, phase, applet):
+        return
+    result = hooks.run_hooks(
+        phase, applet=applet, root=Path("/"), config=config, facts=facts, runner=_echoing_runner
+    )
+    if result is not None and result.error is not None:
+        raise result.error

@@ -10,12 +10,16 @@ import importlib
 import logging
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from ltsp_client import __version__
-from ltsp_client.applet import Context
+from ltsp_client.applet import Context, Host, run_applet
 from ltsp_client.errors import LtspError
+
+if TYPE_CHECKING:
+    from ltsp_client.applet import Entry
 
 
 @dataclass(frozen=True)
@@ -79,6 +83,11 @@ APPLETS: dict[str, AppletInfo] = {
         "show what ltsp.conf gives a client, or check it for errors",
     ),
 }
+
+# The boot stages evaluate ltsp.conf (with the kernel's ltsp.* values) and run their
+# hooks themselves, once, on the pid-1 path; `ltsp config` diagnoses ltsp.conf and
+# must work when it is broken. Every other applet gets both from the dispatcher.
+SELF_CONFIGURED = frozenset({"init", "initrd-bottom", "config"})
 
 GLOBAL_DIR_OPTIONS = {
     "-b": "BASE_DIR",
@@ -151,7 +160,7 @@ def parse_global(argv: Sequence[str]) -> tuple[dict[str, str], str | None, list[
     return settings, applet, args, help_asked
 
 
-def resolve(name: str) -> Callable[[Context, list[str]], int]:
+def resolve(name: str) -> Entry:
     info = APPLETS.get(name)
     if info is None:
         raise UsageError(f"unknown applet {name!r}", hint="`ltsp --help` lists the applets")
@@ -161,11 +170,11 @@ def resolve(name: str) -> Callable[[Context, list[str]], int]:
         )
     module_name, func = info.target.split(":")
     module = importlib.import_module(module_name)
-    entry: Callable[[Context, list[str]], int] = getattr(module, func)
+    entry: Entry = getattr(module, func)
     return entry
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, *, host: Host | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     if argv is None and sys.argv[0].rsplit("/", 1)[-1] == "init":
         # /sbin/init is a symlink to this binary while the client boots (see init/pid1.py)
@@ -181,9 +190,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0 if help_asked else 1
         applet = chosen
         entry = resolve(chosen)
+        host = host if host is not None else Host()
+        ctx = Context.from_environment(chosen, settings, host.environ)
         if help_asked:
-            rest = ["--help"]
-        return entry(Context.from_environment(chosen, settings), rest)
+            return entry(ctx, ["--help"])
+        if chosen in SELF_CONFIGURED or "--help" in rest or "-h" in rest:
+            return entry(ctx, rest)  # an applet's help needs no (maybe broken) ltsp.conf
+        return run_applet(entry, ctx, rest, host)
     except LtspError as exc:
         print(f"ltsp {applet}: {exc}", file=sys.stderr)
         return 1

@@ -54,8 +54,10 @@ def setup(
     verbose: bool = False,
     log_file: Path | None = None,
     events_file: Path | None = None,
+    to_file: bool = True,
 ) -> None:
-    """Console gets short lines (warnings, or everything with `verbose`); the file gets all."""
+    """Console gets short lines (warnings, or everything with `verbose`); the file gets all
+    (unless `to_file` is false: DEBUG_LOG=0)."""
     events.stage = stage
     if events_file is not None:
         events.path = events_file
@@ -68,6 +70,8 @@ def setup(
     console.setLevel(logging.DEBUG if verbose else logging.WARNING)
     console.setFormatter(logging.Formatter("ltsp: %(message)s"))
     root.addHandler(console)
+    if not to_file:
+        return
     target = log_file if log_file is not None else Path(LOG_FILE)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
