@@ -50,8 +50,8 @@ def test_terminal_gets_a_redrawn_bar_while_a_phase_runs() -> None:
 def test_status_line_bar_and_totals() -> None:
     progress = Progress("x", {"a": 10, "b": 30}, stream=io.StringIO())
     progress.begin("a")
-    line = progress.status_line(now=progress.start + 20)
-    assert line.startswith("x: [############............] a 20 s of ~10 s, total 20 s of ~40 s")
+    line = progress.status_line(now=progress.start + 21)
+    assert line.startswith("x: [############............] a 21 s of ~10 s, total 21 s of ~40 s")
     progress.drop("b")
     assert progress.total_expected == 10
 
