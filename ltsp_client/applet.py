@@ -11,7 +11,7 @@ import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from typing import TypeAlias
@@ -149,22 +149,15 @@ def host_facts(host: Host) -> Facts:
         return StaticFacts(hostname=env.get("HOSTNAME") or os.uname().nodename)
 
 
-def _echoing_runner(
-    argv: Sequence[str],
-    *,
-    timeout: float = 60.0,
-    check: bool = True,
-    input: str | None = None,
-    env: Mapping[str, str] | None = None,
-) -> Result:
-    """The command runner, showing the hook's output on our stdout/stderr as upstream does."""
+def _echoing_runner(argv: Sequence[str], **options: Any) -> Result:
+    """The command runner (same options), showing the hook's output as upstream does."""
     from ltsp_client.errors import CommandError
     from ltsp_client.run import run
 
-    result = run(argv, timeout=timeout, check=False, input=input, env=env)
+    result = run(argv, **{**options, "check": False})
     sys.stdout.write(result.stdout)
     sys.stderr.write(result.stderr)
-    if check and not result.ok:
+    if options.get("check", True) and not result.ok:
         raise CommandError(f"exit status {result.returncode}")
     return result
 
