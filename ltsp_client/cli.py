@@ -43,9 +43,8 @@ APPLETS: dict[str, AppletInfo] = {
     ),
     "login": AppletInfo(
         "client",
-        "",
-        "authenticate server users (SSH) and mount SSHFS homes",
-        "the login issue (roadmap 3)",
+        "ltsp_client.login.pam:main",
+        "authenticate server users (SSH) and mount SSHFS homes (run by pam_exec)",
     ),
     "session": AppletInfo("client", "", "wrap a desktop session", "the login issue (roadmap 3)"),
     "remoteapps": AppletInfo(

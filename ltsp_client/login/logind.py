@@ -1,0 +1,155 @@
+"""logind and systemd over the system D-Bus: the only dbus-next user.
+
+Sessions are followed with logind's signals (SessionRemoved, UserRemoved),
+never by polling; the deferred unmount runs as a transient systemd service
+(StartTransientUnit), so logind neither waits for it nor kills it with the
+session. Plain messages, no introspection: one round trip per call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from typing import Any
+
+from dbus_next.aio.message_bus import MessageBus
+from dbus_next.constants import BusType, MessageType
+from dbus_next.message import Message
+from dbus_next.signature import Variant
+
+from ltsp_client.errors import LtspError
+
+LOGIN1 = "org.freedesktop.login1"
+LOGIN1_PATH = "/org/freedesktop/login1"
+LOGIN1_MANAGER = "org.freedesktop.login1.Manager"
+SYSTEMD1 = "org.freedesktop.systemd1"
+SYSTEMD1_PATH = "/org/freedesktop/systemd1"
+SYSTEMD1_MANAGER = "org.freedesktop.systemd1.Manager"
+PROPERTIES = "org.freedesktop.DBus.Properties"
+NO_SUCH_USER = "org.freedesktop.login1.NoSuchUser"
+UNIT_EXISTS = "org.freedesktop.systemd1.UnitExists"
+
+
+class BusError(LtspError):
+    """A D-Bus call failed; `name` is the D-Bus error name."""
+
+    def __init__(self, message: str, name: str) -> None:
+        super().__init__(message, hint="is systemd-logind running on the client?")
+        self.name = name
+
+
+async def _connect() -> MessageBus:
+    bus: MessageBus = await MessageBus(bus_type=BusType.SYSTEM).connect()
+    return bus
+
+
+Target = tuple[str, str, str]  # bus name, object path, interface
+LOGIND: Target = (LOGIN1, LOGIN1_PATH, LOGIN1_MANAGER)
+SYSTEMD: Target = (SYSTEMD1, SYSTEMD1_PATH, SYSTEMD1_MANAGER)
+BUS: Target = ("org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus")
+
+
+async def _call(
+    bus: MessageBus, target: Target, member: str, sig: str = "", *body: Any
+) -> list[Any]:
+    dest, path, iface = target
+    reply = await bus.call(
+        Message(
+            destination=dest, path=path, interface=iface, member=member, signature=sig,
+            body=list(body),
+        )
+    )  # fmt: skip
+    if reply is None:
+        return []
+    if reply.message_type == MessageType.ERROR:
+        text = reply.body[0] if reply.body else ""
+        raise BusError(f"{iface}.{member}: {reply.error_name}: {text}", str(reply.error_name))
+    return list(reply.body)
+
+
+async def _session_count(bus: MessageBus, uid: int) -> int:
+    """How many logind sessions (closing ones too) the user has; 0 when logind has no such user."""
+    try:
+        (path,) = await _call(bus, LOGIND, "GetUser", "u", uid)
+    except BusError as err:
+        if err.name == NO_SUCH_USER:
+            return 0
+        raise
+    try:
+        (sessions,) = await _call(
+            bus, (LOGIN1, str(path), PROPERTIES), "Get", "ss", "org.freedesktop.login1.User",
+            "Sessions",
+        )  # fmt: skip
+    except BusError as err:
+        if err.name.endswith("UnknownObject") or err.name.endswith("UnknownMethod"):
+            return 0  # the user went away between the two calls
+        raise
+    return len(sessions.value)
+
+
+async def _wait_no_sessions(uid: int) -> None:
+    bus = await _connect()
+    changed = asyncio.Event()
+
+    def on_message(message: Message) -> None:
+        if message.message_type == MessageType.SIGNAL and message.member in (
+            "SessionRemoved",
+            "UserRemoved",
+        ):
+            changed.set()
+
+    try:
+        bus.add_message_handler(on_message)
+        for member in ("SessionRemoved", "UserRemoved"):
+            rule = f"type='signal',sender='{LOGIN1}',interface='{LOGIN1_MANAGER}',member='{member}'"
+            await _call(
+                bus, BUS, "AddMatch", "s", rule,
+            )  # fmt: skip
+        # Subscribed first, then checked: a session ending in between is not missed.
+        while await _session_count(bus, uid) > 0:
+            changed.clear()
+            await changed.wait()
+    finally:
+        bus.disconnect()  # type: ignore[no-untyped-call]
+
+
+def wait_until_no_sessions(uid: int) -> None:
+    """Return once the user has no logind session left (at once if none now)."""
+    asyncio.run(_wait_no_sessions(uid))
+
+
+async def _count(uid: int) -> int:
+    bus = await _connect()
+    try:
+        return await _session_count(bus, uid)
+    finally:
+        bus.disconnect()  # type: ignore[no-untyped-call]
+
+
+def session_count(uid: int) -> int:
+    return asyncio.run(_count(uid))
+
+
+async def _start(name: str, argv: Sequence[str], description: str) -> bool:
+    bus = await _connect()
+    properties = [
+        ["Description", Variant("s", description)],
+        ["ExecStart", Variant("a(sasb)", [[argv[0], list(argv), False]])],
+        ["CollectMode", Variant("s", "inactive-or-failed")],
+    ]
+    try:
+        await _call(
+            bus, SYSTEMD, "StartTransientUnit", "ssa(sv)a(sa(sv))", name, "fail", properties, [],
+        )  # fmt: skip
+    except BusError as err:
+        if err.name == UNIT_EXISTS:
+            return False
+        raise
+    finally:
+        bus.disconnect()  # type: ignore[no-untyped-call]
+    return True
+
+
+def start_transient_service(name: str, argv: Sequence[str], description: str) -> bool:
+    """Start `argv` as the transient service NAME; False if that unit already runs."""
+    return asyncio.run(_start(name, argv, description))

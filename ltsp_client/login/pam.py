@@ -1,0 +1,264 @@
+"""`ltsp login`: run by pam_exec (expose_authtok) for server users, as upstream's pamltsp.
+
+    auth     check the typed password by SSH to the server; mount the home over
+             SSHFS (unless /home is NFS or local); guests pass without SSH
+    open_session   guests get an empty tmpfs home; users with a stored
+             password (autologin, PASSWORDS_x) get their SSHFS home here
+    close_session  start a transient service that unmounts the home once the
+             user's last logind session has ended
+
+Exit 0 is success; anything else makes pam_exec fail, which the PAM stack
+turns into a normal login failure (Primary) or ignores (Additional).
+Everything is logged to the journal as `ltsp-login`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import fcntl
+import logging
+import logging.handlers
+import os
+import shutil
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from ltsp_client.applet import Context
+from ltsp_client.errors import LtspError
+from ltsp_client.login import homes, logind
+from ltsp_client.login.account import CACHE_DIR, Account, Kind, lookup
+from ltsp_client.login.settings import SETTINGS, LoginSettings, load
+from ltsp_client.login.ssh import (
+    Attempt,
+    Outcome,
+    Server,
+    authenticate,
+    ensure_askpass,
+    mount_sshfs,
+)
+from ltsp_client.run import Runner, run
+
+log = logging.getLogger("ltsp-login")
+
+
+@dataclass(frozen=True)
+class Login:
+    """One PAM call: where (root), with which settings, and the command runner."""
+
+    root: Path
+    settings: LoginSettings
+    runner: Runner
+
+    def home(self, account: Account) -> Path:
+        return self.root / account.user.home.lstrip("/")
+
+    def server(self) -> Server:
+        known = str(self.root / self.settings.known_hosts.lstrip("/"))
+        return Server(self.settings.ssh_server, known, self.settings.ssh_options)
+
+    def use_sshfs(self, home: Path) -> bool:
+        return (
+            self.settings.sshfs
+            and not self.settings.nfs_home
+            and shutil.which("sshfs") is not None
+            and not homes.home_provided(home)
+        )
+
+    @contextlib.contextmanager
+    def locked(self, name: str) -> Iterator[None]:
+        """One login or unmount of a user at a time (two logins must not both mount)."""
+        directory = self.root / CACHE_DIR.lstrip("/")
+        directory.mkdir(mode=0o755, parents=True, exist_ok=True)
+        with (directory / f"{name}.lock").open("w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            yield
+
+
+def auth(login: Login, account: Account, typed: str) -> int:
+    if account.kind is Kind.LOCAL:
+        return 0 if login.settings.auth_type == "Additional" else 1
+    if account.kind is Kind.GUEST:
+        log.info("%s: guest, no password and no SSH", account.name)
+        return 0
+    password = account.stored or typed
+    home = login.home(account)
+    with login.locked(account.name):
+        if login.use_sshfs(home):
+            attempt = _mount(login, account, password, home)
+        else:
+            attempt = _check(login, account, password)
+            if attempt.ok and login.settings.mkhomedir:
+                _mkhomedir(login, account, home)
+    return _report(login, account, attempt)
+
+
+def _check(login: Login, account: Account, password: str) -> Attempt:
+    askpass = ensure_askpass(login.root)
+    return authenticate(login.runner, login.server(), account.name, password, askpass=askpass)
+
+
+def _mount(login: Login, account: Account, password: str, home: Path) -> Attempt:
+    """Mount the home over SSHFS (that authenticates too); if already mounted, only check."""
+    if homes.mount_type(home) == homes.SSHFS:
+        if not homes.is_stale(home):
+            log.info(
+                "%s: home already mounted (another session); checking the password", account.name
+            )
+            return _check(login, account, password)
+        log.warning("%s: the SSHFS home was dead (sshfs killed?); mounting it again", account.name)
+        homes.unmount(login.runner, home)
+    created = (
+        homes.make_home(home, account.user.uid, account.user.gid)
+        if login.settings.mkhomedir
+        else False
+    )
+    fuse3 = shutil.which("fusermount3") is not None
+    attempt = mount_sshfs(login.runner, login.server(), account.name, password, home, fuse3=fuse3)
+    if attempt.ok:
+        log.info("%s: home mounted over SSHFS from %s", account.name, login.settings.ssh_server)
+        return attempt
+    if created:
+        homes.remove_if_empty(home)
+    # sshfs says only "read: Connection reset by peer"; ssh tells why.
+    why = _check(login, account, password)
+    if why.ok:
+        return Attempt(Outcome.FAILED, f"sshfs could not mount the home: {attempt.message}")
+    return why
+
+
+def _mkhomedir(login: Login, account: Account, home: Path) -> None:
+    """pam_mkhomedir's job for NFS/local homes: a missing home gets /etc/skel."""
+    if homes.make_home(home, account.user.uid, account.user.gid):
+        skel = login.root / "etc/skel"
+        if skel.is_dir():
+            shutil.copytree(skel, home, symlinks=True, dirs_exist_ok=True)
+        for path in [home, *home.rglob("*")]:
+            os.lchown(path, account.user.uid, account.user.gid)
+
+
+def _report(login: Login, account: Account, attempt: Attempt) -> int:
+    server = login.settings.ssh_server
+    if attempt.ok:
+        log.info("%s: authenticated by %s", account.name, server)
+        return 0
+    if attempt.outcome is Outcome.WRONG_PASSWORD:
+        log.warning("%s: %s rejected the password", account.name, server)
+    elif attempt.outcome is Outcome.UNREACHABLE:
+        log.error("%s: cannot reach the LTSP server %s: %s", account.name, server, attempt.message)
+        print(f"Cannot reach the login server {server}; only local accounts can log in now.")
+    elif attempt.outcome is Outcome.HOST_KEY:
+        log.error(
+            "%s: the host key of %s is not the one in %s (run `ltsp initrd` on the server): %s",
+            account.name, server, login.settings.known_hosts, attempt.message,
+        )  # fmt: skip
+        print(f"The login server {server} is not the expected one; ask the administrator.")
+    else:
+        log.error("%s: login through %s failed: %s", account.name, server, attempt.message)
+        print(f"Login through {server} failed: {attempt.message}")
+    return 1
+
+
+def open_session(login: Login, account: Account) -> int:
+    home = login.home(account)
+    if account.kind is Kind.GUEST and not homes.home_provided(home):
+        with login.locked(account.name):
+            homes.mount_guest_home(home, account.user.uid, account.user.gid)
+        log.info("%s: guest session with an empty tmpfs home", account.name)
+    elif account.kind is Kind.STORED and login.use_sshfs(home):
+        with login.locked(account.name):
+            if homes.mount_type(home) != homes.SSHFS or homes.is_stale(home):
+                return _report(login, account, _mount(login, account, account.stored, home))
+    return 0
+
+
+def unit_name(user: str) -> str:
+    """A systemd unit name for the user's unmount service (systemd-escape style)."""
+    safe = "".join(c if c.isalnum() or c in "_." else f"\\x{ord(c):02x}" for c in user)
+    return f"ltsp-login-unmount-{safe}.service"
+
+
+def own_command() -> list[str]:
+    """How to run this program again (the frozen binary, or the Python package)."""
+    if getattr(sys, "frozen", False):
+        return [sys.executable]
+    return [sys.executable, "-m", "ltsp_client"]
+
+
+def close_session(login: Login, account: Account) -> int:
+    home = login.home(account)
+    if homes.mount_type(home) not in (homes.SSHFS, homes.TMPFS) or account.kind is Kind.LOCAL:
+        return 0
+    argv = [*own_command(), "login", "--unmount-after-logout", account.name]
+    if login.root != Path("/"):
+        argv[-1:-1] = ["--root", str(login.root)]
+    started = logind.start_transient_service(
+        unit_name(account.name), argv, f"ltsp: unmount {home} after {account.name}'s last session"
+    )
+    log.info(
+        "%s: unmount after the last session %s",
+        account.name,
+        "scheduled" if started else "already scheduled",
+    )
+    return 0
+
+
+def unmount_after_logout(login: Login, account: Account) -> int:
+    """Wait (logind signals) until the user has no session, then unmount their home."""
+    home = login.home(account)
+    while True:
+        logind.wait_until_no_sessions(account.user.uid)
+        with login.locked(account.name):
+            if logind.session_count(account.user.uid) > 0:
+                continue  # logged in again meanwhile: keep the home
+            if homes.mount_type(home) in (homes.SSHFS, homes.TMPFS):
+                homes.unmount(login.runner, home)
+                log.info("%s: last session ended; %s unmounted", account.name, home)
+            return 0
+
+
+def _read_authtok() -> str:
+    """The password pam_exec writes to stdin (expose_authtok), without its NUL/newline."""
+    if sys.stdin is None or sys.stdin.isatty():
+        return ""
+    return sys.stdin.read().split("\0", 1)[0].rstrip("\n")
+
+
+def _setup_logging() -> None:
+    log.setLevel(logging.INFO)
+    if os.path.exists("/dev/log"):
+        handler: logging.Handler = logging.handlers.SysLogHandler(address="/dev/log")
+        handler.setFormatter(logging.Formatter("ltsp-login: %(message)s"))
+    else:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("ltsp login: %(message)s"))
+    log.addHandler(handler)
+
+
+def main(ctx: Context, args: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="ltsp login", description=__doc__.split("\n")[0])
+    parser.add_argument("--root", type=Path, default=Path("/"), help=argparse.SUPPRESS)
+    parser.add_argument("--unmount-after-logout", metavar="USER", help="(run by the session end)")
+    options = parser.parse_args(args)
+    _setup_logging()
+    root: Path = options.root
+    login = Login(root, load(root / SETTINGS.lstrip("/")), run)
+    name = options.unmount_after_logout or os.environ.get("PAM_USER", "")
+    if not name:
+        raise LtspError("no PAM_USER", hint="ltsp login is run by pam_exec; see docs/users.md")
+    account = lookup(root, name)
+    if account is None:
+        log.warning("%s: no such user on this client", name)
+        return 1
+    if options.unmount_after_logout:
+        return unmount_after_logout(login, account)
+    pam_type = os.environ.get("PAM_TYPE", "")
+    if pam_type == "auth":
+        return auth(login, account, _read_authtok())
+    if pam_type == "open_session":
+        return open_session(login, account)
+    if pam_type == "close_session":
+        return close_session(login, account)
+    return 0

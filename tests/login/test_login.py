@@ -1,0 +1,217 @@
+"""`ltsp login` against a real sshd on loopback and real SSHFS mounts.
+
+The client is a temp root (its /etc/passwd and shadow as the accounts plugin
+writes them); homes are mounted under it. Needs root, sshd, sshfs and FUSE:
+a missing tool FAILS the test (scripts/deps/apt-users.txt).
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import pytest
+import sshserver
+
+from ltsp_client.login import homes, pam
+from ltsp_client.login.account import lookup
+from ltsp_client.login.settings import LoginSettings
+from ltsp_client.run import Result, run
+
+ALICE = sshserver.TestUser("alice", "s3cret pw", 41500)
+BOB = sshserver.TestUser("bob", "b0b", 41501)
+KIOSK = sshserver.TestUser("kiosk", "k10sk/+", 41502)
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[sshserver.SshServer]:
+    assert os.geteuid() == 0, "these tests mount homes: run them as root"
+    sshserver.need("ssh", "sshfs", "fusermount3", "/dev/fuse")
+    srv = sshserver.start(tmp_path_factory.mktemp("sshd"), [ALICE, BOB, KIOSK])
+    yield srv
+    srv.stop()
+
+
+class Recorder:
+    """The real runner, keeping the argv of every command (to assert what did NOT run)."""
+
+    def __init__(self) -> None:
+        self.commands: list[tuple[str, ...]] = []
+
+    def __call__(self, argv: Sequence[str], **kwargs: object) -> Result:
+        self.commands.append(tuple(argv))
+        return run(argv, **kwargs)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def client(tmp_path: Path, server: sshserver.SshServer) -> Iterator[Path]:
+    root = tmp_path / "client"
+    (root / "etc/ltsp").mkdir(parents=True)
+    (root / "home").mkdir()
+    stored = base64.b64encode(KIOSK.password.encode()).decode()
+    (root / "etc/passwd").write_text(
+        "root:x:0:0:root:/root:/bin/sh\n"
+        + "".join(u.passwd_line(Path("/home") / u.name) for u in (ALICE, BOB, KIOSK))
+        + "guest01:x:41600:41600::/home/guest01:/bin/sh\n"
+        "localbob:x:41700:41700::/home/localbob:/bin/sh\n"
+    )
+    (root / "etc/shadow").write_text(
+        "root:!:::::::\nalice:pamltsp:::::::\nbob:pamltsp:::::::\n"
+        f"kiosk:pamltsp={stored}:::::::\nguest01:pamltsp=:::::::\n"
+        "localbob:$y$j9T$abc$def:19000:0:99999:7:::\n"
+    )
+    (root / "etc/ltsp/ssh_known_hosts").write_text(server.known_hosts_line + "\n")
+    yield root
+    for mount in sorted(
+        (line.split()[1] for line in Path("/proc/mounts").read_text().splitlines()),
+        reverse=True,
+    ):
+        if mount.startswith(str(root)):
+            subprocess.run(["umount", "-l", mount], check=False)
+
+
+def login(root: Path, port: int, recorder: Recorder | None = None) -> pam.Login:
+    settings = LoginSettings(ssh_server="127.0.0.1", ssh_options=("-p", str(port)))
+    return pam.Login(root, settings, recorder or Recorder())
+
+
+def sshfs_mounts(path: Path) -> int:
+    return [line.split()[1:3] for line in Path("/proc/mounts").read_text().splitlines()].count(
+        [str(path), "fuse.sshfs"]
+    )
+
+
+def account(root: Path, name: str) -> pam.Account:
+    found = lookup(root, name)
+    assert found is not None
+    return found
+
+
+def test_right_password_mounts_home_once(client: Path, server: sshserver.SshServer) -> None:
+    recorder = Recorder()
+    lg = login(client, server.port, recorder)
+    home = client / "home/alice"
+    assert pam.auth(lg, account(client, "alice"), ALICE.password) == 0
+    assert sshfs_mounts(home) == 1
+    (home / "written-on-client").write_text("hello")
+    assert (server.homes / "alice/written-on-client").read_text() == "hello"
+    # a second session of the same user: password checked again, no second mount
+    assert pam.auth(lg, account(client, "alice"), ALICE.password) == 0
+    assert sshfs_mounts(home) == 1
+    assert pam.auth(lg, account(client, "alice"), "not it") == 1
+    assert sshfs_mounts(home) == 1
+    # the password never reaches a command line
+    assert recorder.commands
+    assert not any(ALICE.password in word for argv in recorder.commands for word in argv)
+
+
+def test_wrong_password_mounts_nothing(
+    client: Path, server: sshserver.SshServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    assert pam.auth(login(client, server.port), account(client, "bob"), "wrong") == 1
+    assert sshfs_mounts(client / "home/bob") == 0
+    assert not (client / "home/bob").exists()  # no empty local home to log into
+    assert "rejected the password" in caplog.text
+
+
+def test_server_down(
+    client: Path, server: sshserver.SshServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    recorder = Recorder()
+    lg = login(client, sshserver.free_port(), recorder)
+    assert pam.auth(lg, account(client, "alice"), ALICE.password) == 1
+    assert "Cannot reach the login server 127.0.0.1" in capsys.readouterr().out
+    assert sshfs_mounts(client / "home/alice") == 0
+    # a local account is pam_unix's: no SSH tried, PAM ignores our answer
+    recorder.commands.clear()
+    assert pam.auth(lg, account(client, "localbob"), "x") == 1
+    assert recorder.commands == []
+
+
+def test_client_only_user_untouched(client: Path, server: sshserver.SshServer) -> None:
+    recorder = Recorder()
+    lg = login(client, server.port, recorder)
+    before = sorted(p.relative_to(client) for p in client.rglob("*"))
+    local = account(client, "localbob")
+    assert pam.auth(lg, local, "whatever") == 1
+    assert pam.open_session(lg, local) == 0
+    assert pam.close_session(lg, local) == 0
+    assert recorder.commands == []
+    assert sorted(p.relative_to(client) for p in client.rglob("*")) == before
+
+
+def test_wrong_host_key_is_refused(
+    client: Path, server: sshserver.SshServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    other = subprocess.run(
+        ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(client / "k")], check=True
+    )
+    assert other.returncode == 0
+    key = (client / "k.pub").read_text().split()
+    (client / "etc/ltsp/ssh_known_hosts").write_text(
+        f"[127.0.0.1]:{server.port} {key[0]} {key[1]}\n"
+    )
+    assert pam.auth(login(client, server.port), account(client, "alice"), ALICE.password) == 1
+    assert "not the expected one" in capsys.readouterr().out
+    assert sshfs_mounts(client / "home/alice") == 0
+
+
+def test_guest_gets_empty_tmpfs_home_without_ssh(client: Path, server: sshserver.SshServer) -> None:
+    recorder = Recorder()
+    lg = login(client, server.port, recorder)
+    guest = account(client, "guest01")
+    assert pam.auth(lg, guest, "") == 0
+    assert pam.open_session(lg, guest) == 0
+    home = client / "home/guest01"
+    assert homes.mount_type(home) == "tmpfs"
+    assert list(home.iterdir()) == []
+    assert (home.stat().st_uid, home.stat().st_mode & 0o777) == (41600, 0o700)
+    assert recorder.commands == []
+
+
+def test_stored_password_mounts_at_session_open(client: Path, server: sshserver.SshServer) -> None:
+    """Autologin: no auth step; PASSWORDS_x's password (with `/` and `+`) mounts the home."""
+    lg = login(client, server.port)
+    kiosk = account(client, "kiosk")
+    assert kiosk.stored == KIOSK.password
+    assert pam.open_session(lg, kiosk) == 0
+    assert sshfs_mounts(client / "home/kiosk") == 1
+
+
+def test_dead_sshfs_is_remounted(client: Path, server: sshserver.SshServer) -> None:
+    lg = login(client, server.port)
+    home = client / "home/alice"
+    assert pam.auth(lg, account(client, "alice"), ALICE.password) == 0
+    pids = subprocess.run(
+        ["pgrep", "-f", f"sshfs .* {home}$"], capture_output=True, text=True, check=False
+    ).stdout.split()
+    assert pids
+    for pid in pids:
+        os.kill(int(pid), signal.SIGKILL)
+    assert homes.is_stale(home)
+    assert pam.auth(lg, account(client, "alice"), ALICE.password) == 0
+    assert not homes.is_stale(home) and sshfs_mounts(home) == 1
+
+
+def test_through_the_applet_like_pam_exec(client: Path, server: sshserver.SshServer) -> None:
+    """`ltsp login` as pam_exec runs it: PAM_* in the environment, the password on stdin + NUL."""
+    (client / "etc/ltsp/login.json").write_text(
+        LoginSettings(ssh_server="127.0.0.1", ssh_options=("-p", str(server.port))).to_json()
+    )
+    env = {**os.environ, "PAM_USER": "bob", "PAM_TYPE": "auth", "PYTHONPATH": str(REPO)}
+    argv = [sys.executable, "-m", "ltsp_client", "login", "--root", str(client)]
+    done = subprocess.run(
+        argv, input=BOB.password + "\0", env=env, capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert sshfs_mounts(client / "home/bob") == 1
+    wrong = subprocess.run(
+        argv, input="nope\0", env=env, capture_output=True, text=True, check=False
+    )
+    assert wrong.returncode == 1
