@@ -191,9 +191,8 @@ def close_session(login: Login, account: Account) -> int:
     home = login.home(account)
     if homes.mount_type(home) not in (homes.SSHFS, homes.TMPFS) or account.kind is Kind.LOCAL:
         return 0
-    argv = [*own_command(), "login", "--unmount-after-logout", account.name]
-    if login.root != Path("/"):
-        argv[-1:-1] = ["--root", str(login.root)]
+    root = ["--root", str(login.root)] if login.root != Path("/") else []
+    argv = [*own_command(), "login", *root, "--unmount-after-logout", account.name]
     started = logind.start_transient_service(
         unit_name(account.name), argv, f"ltsp: unmount {home} after {account.name}'s last session"
     )

@@ -15,6 +15,7 @@ import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+import fakebus
 import pytest
 import sshserver
 
@@ -215,3 +216,39 @@ def test_through_the_applet_like_pam_exec(client: Path, server: sshserver.SshSer
         argv, input="nope\0", env=env, capture_output=True, text=True, check=False
     )
     assert wrong.returncode == 1
+
+
+def test_unmount_after_the_last_session(
+    client: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two sessions, one home: it stays after the first ends, goes after the second (signals)."""
+    with fakebus.fake_system_bus(tmp_path) as (address, system):
+        monkeypatch.setenv("DBUS_SYSTEM_BUS_ADDRESS", address)
+        lg = login(client, 1)
+        guest = account(client, "guest01")
+        system.add_session(41600, "c1")
+        system.add_session(41600, "c2")
+        assert pam.open_session(lg, guest) == 0
+        home = client / "home/guest01"
+        assert homes.mount_type(home) == "tmpfs"
+        assert pam.close_session(lg, guest) == 0
+        assert pam.close_session(lg, guest) == 0  # the unit exists already: fine
+        ((name, properties),) = system.systemd1.started
+        assert name == "ltsp-login-unmount-guest01.service"
+        ((path, argv, _),) = dict(properties)["ExecStart"]
+        assert argv[0] == path and argv[-4:] == [
+            "--root",
+            str(client),
+            "--unmount-after-logout",
+            "guest01",
+        ]
+        # run the unit's command as systemd would
+        env = {**os.environ, "PYTHONPATH": str(REPO)}
+        watcher = subprocess.Popen(argv, env=env)
+        system.remove_session(41600, "c1")
+        with pytest.raises(subprocess.TimeoutExpired):
+            watcher.wait(1)
+        assert homes.mount_type(home) == "tmpfs"
+        system.remove_session(41600, "c2")
+        assert watcher.wait(10) == 0
+        assert homes.mount_type(home) is None
