@@ -139,7 +139,7 @@ def import_times() -> list[tuple[str, float]]:
     code = (
         "import ltsp_client.cli, ltsp_client.init.pid1, ltsp_client.init.initramfs, "
         "ltsp_client.config.loader, ltsp_client.server.initrd; "
-        "from ltsp_client.init import netlink; netlink._iproute_class()"
+        "from ltsp_client.system import netlink; netlink._iproute_class()"
     )
     proc = subprocess.run(
         [sys.executable, "-X", "importtime", "-c", code],

@@ -1,7 +1,9 @@
-"""What every applet receives: the global options after upstream's precedence rules.
+"""The dispatcher's glue around every applet: ltsp.conf, logging, PRE_/POST_ hooks.
 
-Only the standard library is imported here: the dispatcher imports this
-module on every start, pid 1 included.
+`Context`, what every applet receives, lives in `appcontext` (core layer);
+it is re-exported here. Only the standard library and core modules are
+imported at module level: the dispatcher imports this module on every start,
+pid 1 included.
 """
 
 from __future__ import annotations
@@ -9,9 +11,12 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from ltsp_client.appcontext import Context
+
+__all__ = ["Context", "Host", "debug_enabled", "host_facts", "run_applet"]
 
 if TYPE_CHECKING:
     from typing import TypeAlias
@@ -21,71 +26,6 @@ if TYPE_CHECKING:
     from ltsp_client.run import Result
 
     Entry: TypeAlias = Callable[["Context", list[str]], int]
-
-DEFAULT_DIRS = {"BASE_DIR": "/srv/ltsp", "TFTP_DIR": "/srv/tftp", "HOME_DIR": "/home"}
-
-
-@dataclass(frozen=True)
-class Context:
-    """Global settings: environment < defaults < ltsp.conf < command line.
-
-    `cli_dirs` holds only what was given with -b/-t/-m/-o, so an applet that
-    evaluates ltsp.conf can re-apply them on top, as upstream does.
-    """
-
-    applet: str
-    base_dir: Path
-    tftp_dir: Path
-    home_dir: Path
-    overwrite: str | None
-    cli_dirs: Mapping[str, str]
-    config: Config | None = None  # ltsp.conf for this applet, when the dispatcher evaluated it
-
-    @classmethod
-    def from_environment(
-        cls, applet: str, cli_dirs: Mapping[str, str], environ: Mapping[str, str] | None = None
-    ) -> Context:
-        env = os.environ if environ is None else environ
-        merged = {k: env.get(k) or v for k, v in DEFAULT_DIRS.items()}
-        merged.update({k: v for k, v in cli_dirs.items() if k in DEFAULT_DIRS})
-        return cls(
-            applet=applet,
-            base_dir=Path(merged["BASE_DIR"]),
-            tftp_dir=Path(merged["TFTP_DIR"]),
-            home_dir=Path(merged["HOME_DIR"]),
-            overwrite=cli_dirs.get("OVERWRITE", env.get("OVERWRITE")),
-            cli_dirs=dict(cli_dirs),
-        )
-
-    def variables(self) -> dict[str, str]:
-        """The directory settings as ltsp.conf sees them while it is evaluated."""
-        values = {
-            "BASE_DIR": str(self.base_dir),
-            "TFTP_DIR": str(self.tftp_dir),
-            "HOME_DIR": str(self.home_dir),
-        }
-        if self.overwrite is not None:
-            values["OVERWRITE"] = self.overwrite
-        return values
-
-    def with_config(self, values: Mapping[str, str], config: Config | None = None) -> Context:
-        """Apply ltsp.conf values, then the command line again (it wins)."""
-        merged = {
-            "BASE_DIR": str(self.base_dir),
-            "TFTP_DIR": str(self.tftp_dir),
-            "HOME_DIR": str(self.home_dir),
-        }
-        merged.update({k: values[k] for k in DEFAULT_DIRS if values.get(k)})
-        merged.update({k: v for k, v in self.cli_dirs.items() if k in DEFAULT_DIRS})
-        overwrite = self.cli_dirs.get("OVERWRITE", values.get("OVERWRITE", self.overwrite))
-        return replace(
-            self,
-            base_dir=Path(merged["BASE_DIR"]),
-            tftp_dir=Path(merged["TFTP_DIR"]),
-            home_dir=Path(merged["HOME_DIR"]),
-            overwrite=overwrite,
-            config=config,
-        )
 
 
 class Host:
@@ -133,8 +73,8 @@ def host_facts(host: Host) -> Facts:
     import logging
 
     from ltsp_client.errors import LtspError
-    from ltsp_client.init.facts import FACTS_CACHE, cached_facts, network_facts
     from ltsp_client.plugins.base import StaticFacts
+    from ltsp_client.system.facts import FACTS_CACHE, cached_facts, network_facts
 
     env = host.environ
     preset = all(env.get(k) for k in ("DEVICE", "IP_ADDRESS", "MAC_ADDRESS"))

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import NoReturn
 
-from ltsp_client.applet import Context
+from ltsp_client.appcontext import Context
 from ltsp_client.config.kernelvars import parse_kernel_vars
 from ltsp_client.config.loader import read_conf
 from ltsp_client.config.model import Identity

@@ -19,14 +19,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from ltsp_client.applet import Context
+from ltsp_client.appcontext import Context
 from ltsp_client.errors import ConfigError, LtspError
 from ltsp_client.init import emergency, rootfs
 from ltsp_client.init.cmdline import KernelCmdline
-from ltsp_client.init.facts import NetworkFacts
 from ltsp_client.init.imagesource import Element, parse_chain, render_chain
 from ltsp_client.log import events, step
 from ltsp_client.paths import CLIENT_MARKER
+from ltsp_client.system.facts import NetworkFacts
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +58,7 @@ class Stage:
 
 
 def step_facts(stage: Stage) -> Stage:
-    from ltsp_client.init.facts import facts_from_ipconfig, network_facts, save_facts
+    from ltsp_client.system.facts import facts_from_ipconfig, network_facts, save_facts
 
     try:
         facts = facts_from_ipconfig(stage.environ) or network_facts(stage.environ)

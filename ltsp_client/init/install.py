@@ -12,9 +12,10 @@ import os
 import shutil
 import stat
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from ltsp_client.errors import LtspError
+from ltsp_client.paths import inside
 
 log = logging.getLogger(__name__)
 
@@ -23,35 +24,6 @@ LTSP_BINARY = "/usr/lib/ltsp/ltsp"
 INIT = "/sbin/init"
 SAVED_INIT = "/sbin/init.ltsp"
 MODPROBE_CONF = "/etc/modprobe.d/ltsp.conf"
-_MAX_LINKS = 40
-
-
-def resolve_in_root(root: Path, path: str) -> Path:
-    """Where `path` (as seen inside root) is, following symlinks as if root were `/`.
-
-    The last component is not followed, so a symlink itself can be replaced.
-    """
-    parts = [p for p in PurePosixPath(path).parts[1:] if p not in ("", ".")]
-    resolved: list[str] = []
-    hops = 0
-    while parts:
-        part = parts.pop(0)
-        if part == "..":
-            if resolved:
-                resolved.pop()
-            continue
-        candidate = Path(root, *resolved, part)
-        if parts and candidate.is_symlink():
-            hops += 1
-            if hops > _MAX_LINKS:
-                raise LtspError(f"too many symlinks resolving {path} in {root}")
-            target = PurePosixPath(os.readlink(candidate))
-            if target.is_absolute():
-                resolved = []
-            parts = [p for p in target.parts if p not in ("/", "", ".")] + parts
-            continue
-        resolved.append(part)
-    return Path(root, *resolved)
 
 
 @dataclass
@@ -110,8 +82,8 @@ def override_init(root: Path, binary: str = LTSP_BINARY) -> Path:
     Renaming a symlink on an overlay over NFS fails with ENXIO on newer
     kernels, hence the copy. Returns the saved init's path.
     """
-    init = resolve_in_root(root, INIT)
-    saved = resolve_in_root(root, SAVED_INIT)
+    init = inside(root, INIT, follow_last=False)
+    saved = inside(root, SAVED_INIT, follow_last=False)
     if init.is_symlink() and os.readlink(init) == binary:
         if os.path.lexists(saved):
             log.info("%s already points to %s", INIT, binary)
@@ -144,17 +116,19 @@ def install(
 ) -> dict[str, int]:
     """Everything §1.6.5 asks; returns copy counts for the log."""
     counts: dict[str, int] = {}
-    for source, inside in ((tree, str(LTSP_TREE)), (etc_ltsp, "/etc/ltsp")):
+    for source, target in ((tree, str(LTSP_TREE)), (etc_ltsp, "/etc/ltsp")):
         if source.is_dir():
             # the root has its own /lib/modules; ltsp.img's few modules are for the initramfs
-            report = copy_update(source, resolve_in_root(root, inside), exclude=("modules",))
-            counts[inside] = report.copied
-    sbin_ltsp = resolve_in_root(root, "/usr/sbin/ltsp")
+            report = copy_update(
+                source, inside(root, target, follow_last=False), exclude=("modules",)
+            )
+            counts[target] = report.copied
+    sbin_ltsp = inside(root, "/usr/sbin/ltsp", follow_last=False)
     if sbin_ltsp.parent.is_dir():
         if os.path.lexists(sbin_ltsp):
             sbin_ltsp.unlink()
         os.symlink("../lib/ltsp/ltsp", sbin_ltsp)
-    target_conf = resolve_in_root(root, MODPROBE_CONF)
+    target_conf = inside(root, MODPROBE_CONF, follow_last=False)
     if modprobe_conf.is_file() and target_conf.parent.is_dir():
         shutil.copy2(modprobe_conf, target_conf)
     override_init(root)

@@ -34,13 +34,13 @@ from typing import TYPE_CHECKING, Any
 # the real init still starts.
 from ltsp_client.errors import LtspError
 from ltsp_client.init.emergency import Console, Policy, break_point, run_shell
-from ltsp_client.init.install import INIT, LTSP_BINARY, SAVED_INIT, resolve_in_root
+from ltsp_client.init.install import INIT, LTSP_BINARY, SAVED_INIT
 from ltsp_client.log import events, step
-from ltsp_client.paths import CLIENT_MARKER, ETC_LTSP, EVENTS_FILE, LOG_FILE, under
+from ltsp_client.paths import CLIENT_MARKER, ETC_LTSP, EVENTS_FILE, LOG_FILE, inside
 from ltsp_client.run import Runner, exec_clean, run
 
 if TYPE_CHECKING:
-    from ltsp_client.applet import Context
+    from ltsp_client.appcontext import Context
     from ltsp_client.config.model import Config
     from ltsp_client.plugins.base import Facts
 
@@ -118,7 +118,7 @@ def _default_evaluate(**kwargs: Any) -> Config:
 
 
 def _default_facts(environ: Mapping[str, str]) -> Facts:
-    from ltsp_client.init.facts import cached_facts, network_facts
+    from ltsp_client.system.facts import cached_facts, network_facts
 
     preset = all(environ.get(k) for k in ("DEVICE", "IP_ADDRESS", "MAC_ADDRESS"))
     cached = None if preset else cached_facts()
@@ -126,7 +126,7 @@ def _default_facts(environ: Mapping[str, str]) -> Facts:
 
 
 def _default_mount(source: str, target: Path, fstype: str, flags: int, options: str) -> None:
-    from ltsp_client.init.kernelfs import mount
+    from ltsp_client.system.kernelfs import mount
 
     mount(source, target, fstype, flags, options)
 
@@ -183,16 +183,17 @@ def configure(options: Options, deps: Deps) -> str:
     """
     from ltsp_client import log as logsetup
     from ltsp_client.config.model import Identity
-    from ltsp_client.init import cmdline, kernelfs
+    from ltsp_client.init import cmdline
     from ltsp_client.plugins import hooks, loader, stage
     from ltsp_client.plugins.base import PluginContext
+    from ltsp_client.system import kernelfs
 
     root = options.root
     mounted = kernelfs.ensure(root, mounter=deps.mount) if deps.is_pid1 else []
-    under(root, CLIENT_MARKER).mkdir(parents=True, exist_ok=True)
-    logsetup.setup("init", log_file=under(root, LOG_FILE), events_file=under(root, EVENTS_FILE))
+    inside(root, CLIENT_MARKER).mkdir(parents=True, exist_ok=True)
+    logsetup.setup("init", log_file=inside(root, LOG_FILE), events_file=inside(root, EVENTS_FILE))
     log.info("ltsp init on %s (pid %d); mounted: %s", root, os.getpid(), mounted or "nothing")
-    kernel = cmdline.read(under(root, "/proc/cmdline"))
+    kernel = cmdline.read(inside(root, "/proc/cmdline"))
 
     breaks = set(kernel.break_step.split(","))
 
@@ -215,7 +216,7 @@ def configure(options: Options, deps: Deps) -> str:
             applet="init",
             identity=Identity(facts.mac_address, facts.ip_address, facts.hostname),
             is_client=True,
-            config_dir=under(root, ETC_LTSP),
+            config_dir=inside(root, ETC_LTSP),
             environ=deps.environ,
         )
     strict = kernel.strict or is_strict(config, deps.environ)
@@ -228,7 +229,7 @@ def configure(options: Options, deps: Deps) -> str:
     omit = loader.omitted(loaded.registry, config, deps.environ)
     ctx = PluginContext(root=root, config=config, facts=facts, runner=deps.runner)
     run_hooks = options.hooks or not options.test_root
-    hook_output = under(root, LOG_FILE)
+    hook_output = inside(root, LOG_FILE)
 
     def hook(phase: str) -> None:
         breaker(f"hooks:{phase}_INIT")
@@ -302,7 +303,8 @@ def restore_init(root: Path) -> Path | None:
     do not reach it. If the rename fails, the saved init is returned to be
     exec'd directly.
     """
-    init, saved = resolve_in_root(root, INIT), resolve_in_root(root, SAVED_INIT)
+    init = inside(root, INIT, follow_last=False)
+    saved = inside(root, SAVED_INIT, follow_last=False)
     if os.path.lexists(saved):
         try:
             os.replace(saved, init)
@@ -317,18 +319,11 @@ def restore_init(root: Path) -> Path | None:
     return None
 
 
-def resolve_all(root: Path, path: Path) -> Path:
-    """A path under `root` with its symlinks followed inside `root` (for --root runs)."""
-    from ltsp_client.plugins.rootpath import inside
-
-    return inside(root, "/" + str(path.relative_to(root)))
-
-
 def init_candidates(root: Path, restored: Path | None) -> list[Path]:
     """What to exec, best first: the restored init, then systemd where it usually is."""
     found = [restored] if restored is not None else []
     for candidate in FALLBACK_INITS:
-        path = resolve_in_root(root, candidate)
+        path = inside(root, candidate, follow_last=False)
         if (
             path not in found
             and os.path.lexists(path)
@@ -341,6 +336,7 @@ def init_candidates(root: Path, restored: Path | None) -> list[Path]:
 
 def hand_over(options: Options, deps: Deps, summary: str = "") -> int:
     """Restore and exec the real init. Returns only if nothing could be exec'd."""
+    root = options.root
     restored: Path | None = None
     try:
         with step("restore-init"):
@@ -355,7 +351,7 @@ def hand_over(options: Options, deps: Deps, summary: str = "") -> int:
             # one line on the console and in the journal (kmsg), like initrd-bottom's
             Console(kmsg=deps.kmsg).say(f"ltsp init: {summary}; exec {target}", level=5)
             deps.prepare_exec()
-            path = target if options.root == Path("/") else resolve_all(options.root, target)
+            path = target if root == Path("/") else inside(root, f"/{target.relative_to(root)}")
             deps.exec([str(path), *options.init_args])
             return 0  # only a test's exec returns
         except BaseException as exc:

@@ -19,9 +19,9 @@ from pathlib import Path, PurePosixPath
 from typing import Protocol
 
 from ltsp_client.errors import LtspError
-from ltsp_client.init import mounts
 from ltsp_client.init.imagesource import Element
-from ltsp_client.init.probe import Probe, probe_file
+from ltsp_client.system import mounts
+from ltsp_client.system.probe import Probe, probe_file
 
 log = logging.getLogger(__name__)
 
@@ -294,7 +294,7 @@ class Executor:
             case Unmount(target):
                 mounts.umount(target)
             case LoadFilesystem(fstype, roots):
-                from ltsp_client.init import kmod
+                from ltsp_client.system import kmod
 
                 kmod.ensure_filesystem(fstype, roots=[Path(r) for r in roots])
             case LoopMount():
@@ -311,7 +311,7 @@ class Executor:
                     mounts.mount("none", target, "", flags=flags)
 
     def _loop_mount(self, action: LoopMount) -> None:
-        from ltsp_client.init import loop
+        from ltsp_client.system import loop
 
         read_only = "rw" not in action.options.split(",")
         device = loop.attach(

@@ -9,8 +9,8 @@ import shutil
 from pathlib import Path
 
 from ltsp_client.errors import CommandError
-from ltsp_client.init.mounts import find_mount, mount, umount
 from ltsp_client.run import Runner
+from ltsp_client.system.mounts import find_mount, mount, umount
 
 SSHFS = "fuse.sshfs"
 TMPFS = "tmpfs"

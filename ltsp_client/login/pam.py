@@ -26,7 +26,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from ltsp_client.applet import Context
+from ltsp_client.appcontext import Context
 from ltsp_client.errors import LtspError
 from ltsp_client.login import homes, logind
 from ltsp_client.login.account import CACHE_DIR, Account, Kind, lookup

@@ -20,7 +20,7 @@ from typing import ClassVar, Protocol
 
 from ltsp_client.config.model import Config
 from ltsp_client.config.params import Param, register_params
-from ltsp_client.plugins.rootpath import inside
+from ltsp_client.paths import inside
 from ltsp_client.run import Runner
 
 # Order bands, as (first, last, meaning): see docs/plugins.md.

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ltsp_client.config.model import Config
-from ltsp_client.paths import ADMIN_PLUGINS_DIR, under
+from ltsp_client.paths import ADMIN_PLUGINS_DIR, inside
 from ltsp_client.plugins.base import BUILTINS, Plugin, Registry, collecting
 
 log = logging.getLogger(__name__)
@@ -61,7 +61,7 @@ def builtin_registry() -> Registry:
 def load(root: Path, *, builtins: Registry | None = None) -> Loaded:
     """Built-ins, then the drop-ins of `<root>/etc/ltsp/plugins` in file name order."""
     registry = (builtins if builtins is not None else builtin_registry()).copy()
-    directory = under(root, ADMIN_PLUGINS_DIR)
+    directory = inside(root, ADMIN_PLUGINS_DIR)
     problems: list[LoadProblem] = []
     masked: list[str] = []
     dropins: dict[str, Path] = {}

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ltsp_client import __version__
-from ltsp_client.applet import Context
+from ltsp_client.appcontext import Context
 from ltsp_client.errors import LtspError
 from ltsp_client.paths import CLIENT_MARKER, EVENTS_FILE
 

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import ltsp_client
-from ltsp_client.applet import Context
+from ltsp_client.appcontext import Context
 from ltsp_client.errors import ConfigError, LtspError
 from ltsp_client.log import step
 from ltsp_client.run import run

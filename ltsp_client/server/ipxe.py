@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ltsp_client.applet import Context
+from ltsp_client.appcontext import Context
 from ltsp_client.errors import LtspError
 from ltsp_client.server import catalog
 from ltsp_client.server.settings import ServerConfig, load, write_atomic

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from ltsp_client.applet import Context
+from ltsp_client.appcontext import Context
 from ltsp_client.config.model import Config, Identity
 from ltsp_client.config.sections import Result, conf_files, evaluate_files
 from ltsp_client.errors import LtspError

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from ltsp_client.init import mounts
+from ltsp_client.system import mounts
 
 
 def unmount_under(base: Path) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ltsp_client.init.probe import Probe
+from ltsp_client.system.probe import Probe
 
 
 @dataclass

@@ -6,7 +6,6 @@ import pytest
 
 from ltsp_client.errors import LtspError
 from ltsp_client.init.imagesource import parse_chain
-from ltsp_client.init.probe import EFI_SYSTEM_GUID, Partition, Probe
 from ltsp_client.init.rootfs import (
     Action,
     Bind,
@@ -21,6 +20,7 @@ from ltsp_client.init.rootfs import (
     plan_chain,
     plan_image_to_ram,
 )
+from ltsp_client.system.probe import EFI_SYSTEM_GUID, Partition, Probe
 
 from .fakeview import FakeView
 

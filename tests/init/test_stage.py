@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from system import images
 
 from ltsp_client.errors import LtspError
 from ltsp_client.init import emergency, initramfs
@@ -17,8 +18,6 @@ from ltsp_client.init.cmdline import parse
 from ltsp_client.init.initramfs import Stage, run_stage
 from ltsp_client.log import events
 from ltsp_client.paths import LOG_FILE
-
-from . import images
 
 
 @dataclass
@@ -182,7 +181,7 @@ def test_whole_stage_mounts_the_image_and_installs(tmp_path: Path, mount_dir: Pa
 
 @pytest.mark.root
 def test_image_to_ram_drops_the_network_root(tmp_path: Path, mount_dir: Path) -> None:
-    from ltsp_client.init import mounts
+    from ltsp_client.system import mounts
 
     rootmnt = mount_dir / "root"
     rootmnt.mkdir()

@@ -7,8 +7,8 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import FakeRunner
 
+from conftest import FakeRunner
 from ltsp_client.config import Identity, evaluate
 from ltsp_client.config.model import Config
 from ltsp_client.errors import LtspError

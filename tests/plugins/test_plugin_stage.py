@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import FakeRunner
 
+from conftest import FakeRunner
 from ltsp_client.config.model import Config
 from ltsp_client.errors import LtspError
 from ltsp_client.plugins.base import Plugin, PluginContext, Registry, StaticFacts, collecting

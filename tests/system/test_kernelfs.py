@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from ltsp_client.errors import LtspError
-from ltsp_client.init import kernelfs
+from ltsp_client.system import kernelfs
 
 
 def test_real_mounts_are_seen(tmp_path: Path) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ltsp_client.init.facts import NetworkFacts, cached_facts, facts_from_ipconfig, save_facts
+from ltsp_client.system.facts import NetworkFacts, cached_facts, facts_from_ipconfig, save_facts
 
 FACTS = NetworkFacts(
     device="ens3",

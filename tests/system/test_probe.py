@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ltsp_client.init.probe import EFI_SYSTEM_GUID, probe_file
+from ltsp_client.system.probe import EFI_SYSTEM_GUID, probe_file
 
 from . import images
 

@@ -84,7 +84,7 @@ def network_facts(
     sys_net: Path = Path("/sys/class/net"),
 ) -> NetworkFacts:
     """Detect the boot NIC and its addresses; DEVICE/IP_ADDRESS/MAC_ADDRESS in `environ` win."""
-    from ltsp_client.init.netlink import Netlink
+    from ltsp_client.system.netlink import Netlink
 
     env = os.environ if environ is None else environ
     preset = all(env.get(k) for k in ("DEVICE", "IP_ADDRESS", "MAC_ADDRESS"))

@@ -11,13 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from ltsp_client.init.facts import NetworkFacts, network_facts, read_ipconfig
+from ltsp_client.system.facts import NetworkFacts, network_facts, read_ipconfig
 
 NS = "boot-facts"
 PROBE = """
 import json, sys
 from pathlib import Path
-from ltsp_client.init.facts import network_facts
+from ltsp_client.system.facts import network_facts
 f = network_facts({}, run_dir=Path(sys.argv[1]))
 print(json.dumps(f.__dict__))
 """

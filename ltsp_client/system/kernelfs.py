@@ -2,7 +2,7 @@
 
 After initramfs-tools or dracut they are already there (moved into the new
 root); the kernel's `init=` path and some containers leave them to us.
-mount(2) comes from init/mounts.py (ctypes, no mount binary needed).
+mount(2) comes from system/mounts.py (ctypes, no mount binary needed).
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ltsp_client.errors import LtspError
-from ltsp_client.init import mounts
-from ltsp_client.init.mounts import MS_NODEV, MS_NOEXEC, MS_NOSUID
-from ltsp_client.paths import under
+from ltsp_client.paths import inside
+from ltsp_client.system import mounts
+from ltsp_client.system.mounts import MS_NODEV, MS_NOEXEC, MS_NOSUID
 
 
 @dataclass(frozen=True)
@@ -54,7 +54,7 @@ def ensure(root: Path, *, mounter: Mounter = mount) -> list[str]:
     """Mount each kernel filesystem that is not mounted under `root`; returns what was mounted."""
     mounted: list[str] = []
     for fs in KERNEL_FILESYSTEMS:
-        target = under(root, fs.target)
+        target = inside(root, fs.target)
         if is_mounted(target):
             continue
         try:

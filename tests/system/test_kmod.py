@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 
 from ltsp_client.errors import CommandError, LtspError
-from ltsp_client.init import kmod
 from ltsp_client.run import Result
+from ltsp_client.system import kmod
 
 
 class FakeModprobe:
