@@ -82,6 +82,24 @@ class OursPublished:
         return f"root=/dev/nbd0 nbdroot={SERVER_IP},{export},nbd0 BOOTIF={bootif} {extra}".strip()
 
 
+def build_ltsp_img(top: Path, chroot: Path, *, ltsp_conf: str = "") -> Path:
+    """top/ltsp.img: the frozen tree, the modules `chroot`'s kernel lacks, and ltsp.conf."""
+    etc = top / "etc-ltsp"
+    etc.mkdir(parents=True, exist_ok=True)
+    (etc / "ltsp.conf").write_text(ltsp_conf or "# ltsp QEMU lab: our stack, defaults\n[clients]\n")
+    tree = frozen_tree()
+    ltsp_img = top / "ltsp.img"
+    try:
+        run(
+            [sys.executable, "-m", "ltsp_client", "initrd", "--binary-tree", str(tree),
+             "--modules-from", str(chroot), "--etc", str(etc), "--output", str(ltsp_img)],
+            timeout=300,
+        )  # fmt: skip
+    except CommandError as exc:
+        raise LabError(f"ltsp initrd failed: {exc}") from exc
+    return ltsp_img
+
+
 def publish(run_dir: Path, chroot: Path, *, ltsp_conf: str = "") -> OursPublished:
     """Squash the stock chroot (cached by the lab), build ltsp.img for it under run_dir/ours."""
     from lab.image import kernel_and_initrd, squash
@@ -96,19 +114,7 @@ def publish(run_dir: Path, chroot: Path, *, ltsp_conf: str = "") -> OursPublishe
         os.link(squashfs, image)
     except OSError:
         shutil.copyfile(squashfs, image)
-    etc = top / "etc-ltsp"
-    etc.mkdir(parents=True, exist_ok=True)
-    (etc / "ltsp.conf").write_text(ltsp_conf or "# ltsp QEMU lab: our stack, defaults\n[clients]\n")
-    tree = frozen_tree()
-    ltsp_img = top / "ltsp.img"
-    try:
-        run(
-            [sys.executable, "-m", "ltsp_client", "initrd", "--binary-tree", str(tree),
-             "--modules-from", str(chroot), "--etc", str(etc), "--output", str(ltsp_img)],
-            timeout=300,
-        )  # fmt: skip
-    except CommandError as exc:
-        raise LabError(f"ltsp initrd failed: {exc}") from exc
+    ltsp_img = build_ltsp_img(top, chroot, ltsp_conf=ltsp_conf)
     kernel, initrd = kernel_and_initrd(chroot)
     return OursPublished(
         base_dir=top / "base", image=image, kernel=kernel, initrd=initrd, ltsp_img=ltsp_img

@@ -60,17 +60,19 @@ def _sh(script: str, *, timeout: float, log_path: Path, argv_prefix: Sequence[st
         raise LabError(f"step failed (exit {result.returncode}): {tail}", hint=f"see {log_path}")
 
 
-def build_chroot(base: Path | None = None) -> Path:
+def build_chroot(base: Path | None = None, extra_packages: Sequence[str] = ()) -> Path:
     """The lab's base chroot copied, with upstream's `ltsp` installed in the copy; cached.
 
     The cache key is the base chroot's path (which carries the lab's own recipe
     hash) plus this recipe. Installing `ltsp` in the image is what upstream
     requires: its initramfs hook adds squashfs and overlay to the image's initrd,
-    and its ltsp.service runs at boot.
+    and its ltsp.service runs at boot. `extra_packages` (e.g. a school desktop's
+    NetworkManager, cron, ssh) make another cached chroot.
     """
     if base is None:
         base = build_rootfs()
-    key = hashlib.sha256(f"{base.resolve()}|{RECIPE}".encode()).hexdigest()[:16]
+    recipe = RECIPE + "".join(f" {p}" for p in sorted(extra_packages))
+    key = hashlib.sha256(f"{base.resolve()}|{recipe}".encode()).hexdigest()[:16]
     top = cache_root() / f"upstream-{key}"
     chroot = top / IMAGE_NAME
     done = top / ".done"
@@ -87,7 +89,7 @@ def build_chroot(base: Path | None = None) -> Path:
         log_path = top / "build.log"
         log_path.write_text("")
         run(["cp", "-a", "--reflink=auto", f"{base}/.", f"{tmp}/"], timeout=300)
-        packages = " ".join(CHROOT_PACKAGES)
+        packages = " ".join([*CHROOT_PACKAGES, *sorted(extra_packages)])
         script = f"""
 C={shlex.quote(str(tmp))}
 mount -t proc proc "$C/proc"; mount -t sysfs sys "$C/sys"
@@ -106,7 +108,7 @@ true
 """
         _sh(script, timeout=900, log_path=log_path)
         tmp.rename(chroot)
-        done.write_text(f"{RECIPE}\nbase={base}\n")
+        done.write_text(f"{recipe}\nbase={base}\n")
         log.info("upstream chroot %s built in %.1fs", chroot, time.monotonic() - t0)
     prune_stale_chroots()
     return chroot
@@ -138,10 +140,12 @@ def ltsp_conf(
     kernel_parameters: str = "console=ttyS0",
     clients: Mapping[str, str] | None = None,
     debug: bool = False,
+    extra: str = "",
 ) -> str:
     """The lab's /etc/ltsp/ltsp.conf: per-run dirs, serial console, no iPXE menu.
 
-    `clients` maps a MAC to that client's KERNEL_PARAMETERS (e.g. the NBD switch).
+    `clients` maps a MAC to that client's KERNEL_PARAMETERS (e.g. the NBD switch);
+    `extra` is appended (a school's own sections).
     """
     lines = [
         "# /etc/ltsp/ltsp.conf of the ltsp QEMU lab (lives in an overlay; host /etc untouched)",
@@ -157,7 +161,7 @@ def ltsp_conf(
         lines.append("LTSP_DEBUG=1")
     for mac, params in (clients or {}).items():
         lines += ["", f"[{mac.lower()}]", f'KERNEL_PARAMETERS="{params}"']
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines) + "\n" + (f"\n{extra}" if extra else "")
 
 
 def nbd_kernel_parameters(*, export: str = IMAGE_NAME, console: str = "console=ttyS0") -> str:
@@ -267,6 +271,7 @@ def publish(
     *,
     clients: Mapping[str, str] | None = None,
     debug: bool = False,
+    extra_conf: str = "",
 ) -> tuple[Published, dict[str, float]]:
     """Publish `chroot` with upstream's applets; return the result and each applet's wall time.
 
@@ -278,7 +283,11 @@ def publish(
     applets = Applets(net, run_dir)
     applets.write_conf(
         ltsp_conf(
-            base_dir=applets.base_dir, tftp_dir=applets.tftp_dir, clients=clients, debug=debug
+            base_dir=applets.base_dir,
+            tftp_dir=applets.tftp_dir,
+            clients=clients,
+            debug=debug,
+            extra=extra_conf,
         )
     )
     published = Published(

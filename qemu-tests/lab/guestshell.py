@@ -1,0 +1,79 @@
+"""Commands in a booted lab client, through its root shell on ttyS1 (a unix socket).
+
+Lab images log root in on ttyS1 (lab.image); `boot_client(..., keep=True)` keeps
+the client running after its report. Each command's output travels base64
+encoded between two markers the shell computes (`$((N+0))`), so the echo of
+the command line itself never matches them and the tty cannot mangle bytes.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+import socket
+import time
+from pathlib import Path
+
+from lab import LabError
+
+
+class GuestShell:
+    """A root shell on a client's ttyS1 socket; use as a context manager."""
+
+    def __init__(self, sock_path: Path, *, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        while True:
+            try:
+                self._sock.connect(str(sock_path))
+                break
+            except OSError as exc:
+                if time.monotonic() > deadline:
+                    raise LabError(f"cannot connect to {sock_path}: {exc}") from exc
+                time.sleep(0.5)
+        self._count = 0
+        self._buf = b""
+        self.run("stty -echo 2>/dev/null; true", timeout=timeout)
+
+    def __enter__(self) -> GuestShell:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._sock.close()
+
+    def run(self, command: str, *, timeout: float = 60) -> bytes:
+        """Run `command` (sh syntax) and return its stdout+stderr; its exit status is ignored."""
+        self._count += 1
+        n = self._count
+        line = (
+            f"echo; echo @@B$(({n}+0))@@; ( {command} ) 2>&1 | base64 -w0; "
+            f"echo; echo @@E$(({n}+0))@@\n"
+        )
+        self._sock.sendall(b"\n" + line.encode())
+        pattern = re.compile(rb"@@B%d@@\r?\n(.*?)\r?\n@@E%d@@" % (n, n), re.S)
+        deadline = time.monotonic() + timeout
+        self._sock.settimeout(1.0)
+        while (found := pattern.search(self._buf)) is None:
+            if time.monotonic() > deadline:
+                tail = self._buf[-400:].decode(errors="replace")
+                raise LabError(f"no answer from the guest shell to {command!r}: ...{tail}")
+            try:
+                chunk = self._sock.recv(65536)
+            except TimeoutError:
+                continue
+            if not chunk:
+                raise LabError("the guest shell closed the connection")
+            self._buf += chunk
+        self._buf = self._buf[found.end() :]
+        return base64.b64decode(re.sub(rb"\s+", b"", found.group(1)))
+
+    def text(self, command: str, *, timeout: float = 60) -> str:
+        return self.run(command, timeout=timeout).decode(errors="replace")
+
+    def poweroff(self) -> None:
+        """Power the client off at once (QEMU exits); the connection is then gone."""
+        self._sock.sendall(b"\necho o > /proc/sysrq-trigger\n")
+        self.close()
