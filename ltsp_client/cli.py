@@ -51,10 +51,14 @@ APPLETS: dict[str, AppletInfo] = {
         "client", "", "run applications on the server over ssh -X", "the login issue (roadmap 3)"
     ),
     "image": AppletInfo(
-        "server", "", "build squashfs images from chroots, VMs or /", "the publisher (roadmap 2)"
+        "server",
+        "ltsp_client.server.image:main",
+        "build versioned squashfs images from chroots, VMs or /",
     ),
     "kernel": AppletInfo(
-        "server", "", "publish kernels and initrds for netbooting", "the publisher (roadmap 2)"
+        "server",
+        "ltsp_client.server.kernel:main",
+        "publish kernels and initrds for netbooting",
     ),
     "initrd": AppletInfo(
         "common",

@@ -122,12 +122,59 @@ def run(
         raise CommandError(f"timed out after {timeout:g}s: {shown}") from exc
     result = Result(args, proc.returncode, proc.stdout, proc.stderr)
     if check and proc.returncode != 0:
-        tail = "\n".join(proc.stderr.strip().splitlines()[-5:])
-        if proc.returncode < 0:
-            what = f"killed by signal {-proc.returncode}"
-        else:
-            what = f"exit status {proc.returncode}"
-        raise CommandError(f"{shown}: {what}" + (f": {tail}" if tail else ""))
+        raise _failed(result, shown)
+    return result
+
+
+def _failed(result: Result, shown: str) -> CommandError:
+    tail = "\n".join(result.stderr.strip().splitlines()[-5:])
+    if result.returncode < 0:
+        what = f"killed by signal {-result.returncode}"
+    else:
+        what = f"exit status {result.returncode}"
+    return CommandError(f"{shown}: {what}" + (f": {tail}" if tail else ""))
+
+
+def run_attached(argv: Sequence[str], *, terminal: bool, timeout: float | None = None) -> Result:
+    """Run a long command whose stdout may go to our terminal (a progress bar), stderr captured.
+
+    Ctrl+C, SIGTERM turned into an exception, or the timeout stop the child
+    before the exception propagates, so the caller can clean its partial output.
+    """
+    args = tuple(str(a) for a in argv)
+    shown = redact(args)
+    log.debug("run: %s (attached)", shown)
+    try:
+        proc = subprocess.Popen(
+            args,
+            stdout=None if terminal else subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            errors="replace",
+            env=clean_environ(),
+        )
+    except FileNotFoundError as exc:
+        raise CommandError(
+            f"command not found: {args[0]}", hint="install the package that provides it"
+        ) from exc
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except BaseException as exc:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        if isinstance(exc, subprocess.TimeoutExpired):
+            raise CommandError(f"timed out after {timeout:g}s: {shown}") from exc
+        raise
+    result = Result(args, proc.returncode, out or "", err or "")
+    if proc.returncode != 0:
+        tail = "\n".join(err.strip().splitlines()[-5:])
+        raise CommandError(
+            f"{shown}: exit status {proc.returncode}" + (f": {tail}" if tail else "")
+        )
     return result
 
 

@@ -120,6 +120,7 @@ UPSTREAM_PARAMS: tuple[Param, ...] = (
     _p("KERNEL_INITRD", "str", "", "`<glob> <sed-expr>` to find the kernel and initrd"),
     _p("MKSQUASHFS_PARAMS", "words", "", "extra mksquashfs arguments"),
     _p("REVERT", "bool", "", "1: swap the image with its .img.old"),
+    _p("IMAGE_VERSIONS", "int", "", "`ltsp image`: versions kept per image (3; BACKUP=0: 1)"),
     _p("ADD_IMAGE_EXCLUDES", "str", "", "file or lines added to the image exclude list"),
     _p("OMIT_IMAGE_EXCLUDES", "str", "", "file or lines removed from the image exclude list"),
     _p("RPI_IMAGE", "str", "", "chroot whose /boot serves Raspberry Pi firmware"),
