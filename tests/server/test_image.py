@@ -9,10 +9,10 @@ import hashlib
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from publisher_tools import ltsp, make_partitioned_disk
 
 from ltsp_client.server import excludes, publish
 
@@ -118,34 +118,6 @@ def tree_digest(root: Path) -> str:
             if path.is_file() and not path.is_symlink():
                 digest.update(path.read_bytes())
     return digest.hexdigest()
-
-
-def ltsp(tmp_path: Path, *args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
-    etc = tmp_path / "etc-ltsp"
-    etc.mkdir(exist_ok=True)
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "ltsp_client",
-            "-b",
-            str(tmp_path / "base"),
-            "-t",
-            str(tmp_path / "tftp"),
-            *args[:1],
-            "--etc",
-            str(etc),
-            *args[1:],
-        ],
-        capture_output=True,
-        text=True,
-        env=dict(os.environ),
-        timeout=300,
-        check=False,
-    )
-    if ok:
-        assert result.returncode == 0, result.stderr
-    return result
 
 
 def listing(image: Path) -> set[str]:
@@ -305,8 +277,6 @@ def test_version_metadata_is_json(built: tuple[Path, Path, str, str]) -> None:
 
 
 def test_a_partitioned_vm_disk_is_squashed_without_being_written(tmp_path: Path) -> None:
-    from test_kernel import make_partitioned_disk
-
     tree = make_chroot(tmp_path / "tree", "vmroot")
     disk = tmp_path / "disk.raw"
     make_partitioned_disk(disk, tree)

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from publisher_tools import ltsp, make_partitioned_disk
 
 from ltsp_client.errors import ConfigError
 from ltsp_client.server import kernel, sources
@@ -26,31 +26,6 @@ def debian_root(
         (root / f"boot/vmlinuz-{v}").write_text(f"kernel {v}\n")
         (root / f"boot/initrd.img-{v}").write_text(f"initrd {v}\n")
     return root
-
-
-def run_ltsp(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    etc = tmp_path / "etc-ltsp"
-    etc.mkdir(exist_ok=True)
-    return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "ltsp_client",
-            "-b",
-            str(tmp_path / "base"),
-            "-t",
-            str(tmp_path / "tftp"),
-            "kernel",
-            "--etc",
-            str(etc),
-            *args,
-        ],
-        capture_output=True,
-        text=True,
-        env=dict(os.environ),
-        timeout=120,
-        check=False,
-    )
 
 
 def test_newest_versioned_kernel_wins_without_links(tmp_path: Path) -> None:
@@ -149,35 +124,6 @@ def test_replacing_a_kernel_never_disturbs_a_reader_of_the_old_one(tmp_path: Pat
     assert not [p for p in (tmp_path / "tftp/ltsp/x").iterdir() if p.name.startswith(".")]
 
 
-def make_partitioned_disk(path: Path, tree: Path) -> None:
-    """A sparse 64 MiB GPT disk: an EFI partition first, then ext4 holding `tree`."""
-    with path.open("wb") as disk:
-        disk.truncate(64 * 2**20)
-    script = (
-        "label: gpt\n"
-        "start=2048, size=8192, type=C12A7328-F81F-11D2-BA4B-00A0C93EC93B\n"
-        "start=10240, size=110592, type=0FC63DAF-8483-4772-8E79-3D69D8477DE4\n"
-    )
-    subprocess.run(["sfdisk", "-q", str(path)], input=script, text=True, check=True)
-    size_kib = 110592 // 2
-    subprocess.run(
-        [
-            "mke2fs",
-            "-q",
-            "-t",
-            "ext4",
-            "-F",
-            "-E",
-            f"offset={10240 * 512}",
-            "-d",
-            str(tree),
-            str(path),
-            f"{size_kib}k",
-        ],
-        check=True,
-    )
-
-
 @pytest.mark.root
 def test_a_partitioned_sparse_vm_disk_is_loop_mounted_read_only(tmp_path: Path) -> None:
     tree = debian_root(tmp_path / "tree")
@@ -190,7 +136,7 @@ def test_a_partitioned_sparse_vm_disk_is_loop_mounted_read_only(tmp_path: Path) 
     assert disk.stat().st_blocks * 512 < 32 * 2**20  # still sparse
     (base / "vm.img").symlink_to(disk)
     before = disk.read_bytes()
-    result = run_ltsp(tmp_path, "vm")
+    result = ltsp(tmp_path, "kernel", "vm", ok=False)
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "tftp/ltsp/vm/vmlinuz").read_text() == "kernel 6.1.0-10-amd64\n"
     assert disk.read_bytes() == before
@@ -211,7 +157,7 @@ def test_an_iso_is_read_for_its_own_kernel(tmp_path: Path) -> None:
         check=True,
         capture_output=True,
     )
-    result = run_ltsp(tmp_path, str(iso))
+    result = ltsp(tmp_path, "kernel", str(iso), ok=False)
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "tftp/ltsp/live.iso/vmlinuz").read_text() == "live kernel\n"
 
@@ -233,6 +179,6 @@ def test_names_and_resolution(tmp_path: Path) -> None:
 
 def test_no_kernel_found_is_reported_not_fatal(tmp_path: Path) -> None:
     (tmp_path / "base/empty/proc").mkdir(parents=True)
-    result = run_ltsp(tmp_path, "empty")
+    result = ltsp(tmp_path, "kernel", "empty", ok=False)
     assert result.returncode == 0
     assert "Could not locate vmlinuz and initrd.img" in result.stdout
