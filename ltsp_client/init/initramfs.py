@@ -21,12 +21,13 @@ from pathlib import Path
 
 from ltsp_client.appcontext import Context
 from ltsp_client.errors import ConfigError, LtspError
-from ltsp_client.init import emergency, rootfs
+from ltsp_client.init import emergency
 from ltsp_client.init.cmdline import KernelCmdline
-from ltsp_client.init.imagesource import Element, parse_chain, render_chain
 from ltsp_client.log import events, step
 from ltsp_client.paths import CLIENT_MARKER
+from ltsp_client.system import rootfs
 from ltsp_client.system.facts import NetworkFacts
+from ltsp_client.system.imagesource import Element, parse_chain, render_chain
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from ltsp_client.errors import LtspError
-from ltsp_client.init import mounts
+from ltsp_client.system import mounts
 
 log = logging.getLogger(__name__)
 

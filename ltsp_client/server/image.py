@@ -16,11 +16,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ltsp_client.applet import Context
+from ltsp_client.appcontext import Context
 from ltsp_client.config.model import Config
 from ltsp_client.errors import LtspError
-from ltsp_client.init.imagesource import Element
 from ltsp_client.server import cleanup, excludes, kernel, publish, settings, sources, squash
+from ltsp_client.system.imagesource import Element
 
 log = logging.getLogger(__name__)
 

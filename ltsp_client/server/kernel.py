@@ -22,11 +22,11 @@ from fnmatch import fnmatchcase
 from pathlib import Path, PurePosixPath
 from typing import Protocol
 
-from ltsp_client.applet import Context
+from ltsp_client.appcontext import Context
 from ltsp_client.errors import ConfigError, LtspError
-from ltsp_client.init.probe import probe_file
 from ltsp_client.run import run
 from ltsp_client.server import catalog, settings, sources
+from ltsp_client.system.probe import probe_file
 
 log = logging.getLogger(__name__)
 

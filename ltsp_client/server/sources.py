@@ -21,9 +21,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ltsp_client.errors import LtspError
-from ltsp_client.init import mounts
-from ltsp_client.init.imagesource import Element, parse_chain, render_chain
-from ltsp_client.init.rootfs import Executor, mount_chain
+from ltsp_client.system import mounts
+from ltsp_client.system.imagesource import Element, parse_chain, render_chain
+from ltsp_client.system.rootfs import Executor, mount_chain
 
 log = logging.getLogger(__name__)
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from ltsp_client.errors import LtspError
-from ltsp_client.init.imagesource import Element, parse_chain, render_chain
+from ltsp_client.system.imagesource import Element, parse_chain, render_chain
 
 
 def test_special_options_first_then_mount_options() -> None:

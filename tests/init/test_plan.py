@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from ltsp_client.errors import LtspError
-from ltsp_client.init.imagesource import parse_chain
-from ltsp_client.init.rootfs import (
+from ltsp_client.system.imagesource import parse_chain
+from ltsp_client.system.probe import EFI_SYSTEM_GUID, Partition, Probe
+from ltsp_client.system.rootfs import (
     Action,
     Bind,
     CopyFile,
@@ -20,7 +21,6 @@ from ltsp_client.init.rootfs import (
     plan_chain,
     plan_image_to_ram,
 )
-from ltsp_client.system.probe import EFI_SYSTEM_GUID, Partition, Probe
 
 from .fakeview import FakeView
 

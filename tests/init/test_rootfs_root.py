@@ -9,9 +9,8 @@ import pytest
 from system import images
 
 from ltsp_client.errors import LtspError
-from ltsp_client.init import rootfs
-from ltsp_client.init.imagesource import parse_chain
-from ltsp_client.system import loop, mounts
+from ltsp_client.system import loop, mounts, rootfs
+from ltsp_client.system.imagesource import parse_chain
 from ltsp_client.system.probe import probe_file
 
 pytestmark = pytest.mark.root

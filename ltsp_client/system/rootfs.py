@@ -19,8 +19,8 @@ from pathlib import Path, PurePosixPath
 from typing import Protocol
 
 from ltsp_client.errors import LtspError
-from ltsp_client.init.imagesource import Element
 from ltsp_client.system import mounts
+from ltsp_client.system.imagesource import Element
 from ltsp_client.system.probe import Probe, probe_file
 
 log = logging.getLogger(__name__)
