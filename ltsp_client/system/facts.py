@@ -7,6 +7,7 @@ a device. klibc `ipconfig` results (/run/net-DEV.conf) are read when present.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import shlex
@@ -100,7 +101,8 @@ def network_facts(
                 if route is None or route.device in ("", "lo"):
                     continue
                 device, ip_address = route.device, route.source
-                gateway = route.gateway or gateway
+                # upstream's GATEWAY: the next hop towards the address, itself when on-link
+                gateway = route.gateway or destination
                 if route.local or ip_address == PROBE_ADDRESSES[0]:
                     gateway = PROBE_ADDRESSES[0]  # we are the server: learn the real NIC next
                     continue
@@ -174,6 +176,22 @@ def _prefixlen(netmask: str) -> int:
         return 0
 
 
+def next_hop(address: str, prefixlen: int, router: str) -> str:
+    """Upstream's GATEWAY without a route lookup: the next hop towards 192.168.67.1.
+
+    That is 192.168.67.1 itself when it is on the client's subnet (the LTSP
+    subnet), else the DHCP router (ipconfig writes 0.0.0.0 for none).
+    """
+    try:
+        subnet = ipaddress.IPv4Network(f"{address}/{prefixlen}", strict=False)
+        on_link = prefixlen > 0 and ipaddress.IPv4Address(PROBE_ADDRESSES[0]) in subnet
+    except ValueError:
+        on_link = False
+    if on_link:
+        return PROBE_ADDRESSES[0]
+    return "" if router == "0.0.0.0" else router
+
+
 def facts_from_ipconfig(
     environ: Mapping[str, str] | None = None,
     *,
@@ -203,13 +221,13 @@ def facts_from_ipconfig(
         return None
     if not address or not mac:
         return None
-    gateway = ipconfig.get("IPV4GATEWAY", "")
+    prefixlen = _prefixlen(ipconfig.get("IPV4NETMASK", ""))
     return NetworkFacts(
         device=device,
         ip_address=address,
-        prefixlen=_prefixlen(ipconfig.get("IPV4NETMASK", "")),
+        prefixlen=prefixlen,
         mac_address=mac,
-        gateway="" if gateway == "0.0.0.0" else gateway,
+        gateway=next_hop(address, prefixlen, ipconfig.get("IPV4GATEWAY", "")),
         hostname=env.get("HOSTNAME") or _kernel_hostname() or ipconfig.get("HOSTNAME", ""),
         ipconfig=ipconfig,
     )

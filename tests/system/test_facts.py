@@ -64,7 +64,7 @@ def test_ltsp_subnet_server_is_on_link(netns: str, tmp_path: Path) -> None:
     assert facts["device"] == "eth0"
     assert facts["ip_address"] == "192.168.67.20" and facts["prefixlen"] == 24
     assert facts["mac_address"] == "52:54:00:ab:cd:ef"
-    assert facts["gateway"] == ""
+    assert facts["gateway"] == "192.168.67.1"  # upstream's GATEWAY: the on-link next hop
     assert facts["ipconfig"] == {
         "DEVICE": "eth0",
         "IPV4ADDR": "192.168.67.20",

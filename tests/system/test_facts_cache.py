@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ltsp_client.system.facts import NetworkFacts, cached_facts, facts_from_ipconfig, save_facts
+from ltsp_client.system.facts import (
+    NetworkFacts,
+    cached_facts,
+    facts_from_ipconfig,
+    next_hop,
+    save_facts,
+)
 
 FACTS = NetworkFacts(
     device="ens3",
@@ -54,8 +60,17 @@ def test_facts_from_klibc_ipconfig_without_netlink(tmp_path: Path) -> None:
     facts = facts_from_ipconfig({}, run_dir=klibc_run_dir(tmp_path), sys_net=net)
     assert facts is not None
     assert (facts.device, facts.ip_address, facts.prefixlen) == ("ens3", "192.168.67.20", 24)
-    assert (facts.mac_address, facts.gateway) == ("52:54:00:00:00:20", "")
+    # upstream's GATEWAY on the LTSP subnet is the server: the next hop towards 192.168.67.1
+    assert (facts.mac_address, facts.gateway) == ("52:54:00:00:00:20", "192.168.67.1")
     assert facts.ipconfig["DNSDOMAIN"] == "lab"
+
+
+def test_next_hop_like_upstreams_gateway() -> None:
+    assert next_hop("192.168.67.20", 24, "0.0.0.0") == "192.168.67.1"
+    assert next_hop("192.168.67.20", 24, "192.168.67.254") == "192.168.67.1"
+    assert next_hop("10.161.254.38", 16, "10.161.0.1") == "10.161.0.1"
+    assert next_hop("10.161.254.38", 16, "0.0.0.0") == ""
+    assert next_hop("10.161.254.38", 0, "") == ""
 
 
 def test_ipconfig_path_defers_when_unclear_or_preset(tmp_path: Path) -> None:
