@@ -20,11 +20,10 @@ from ltsp_client.appcontext import Context
 from ltsp_client.config.model import Config
 from ltsp_client.errors import LtspError
 from ltsp_client.server import cleanup, excludes, kernel, publish, settings, sources, squash
+from ltsp_client.server.initrd import CLIENT_PACKAGE
 from ltsp_client.system.imagesource import Element
 
 log = logging.getLogger(__name__)
-
-CLIENT_PACKAGE = "ltsp-client"
 
 
 @dataclass(frozen=True)

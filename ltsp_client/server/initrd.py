@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import re
 import stat
 import struct
 import tempfile
@@ -31,7 +32,9 @@ from ltsp_client.appcontext import Context
 from ltsp_client.errors import ConfigError, LtspError
 from ltsp_client.log import step
 from ltsp_client.run import run
+from ltsp_client.server import settings
 from ltsp_client.server.cpio import COMPRESSIONS, Archive, Entry, write_segments
+from ltsp_client.server.publish import image_names, serving_version
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +43,7 @@ SHARE_HOOKS = Path("/usr/share/ltsp/initramfs-hooks")
 WANTED_MODULES = ("squashfs", "overlay", "loop", "isofs", "nbd")
 _KO_SUFFIXES = (".ko", ".ko.xz", ".ko.zst", ".ko.gz")
 _PT_INTERP = 3
+CLIENT_PACKAGE = "ltsp-client"
 
 
 @dataclass(frozen=True)
@@ -214,6 +218,8 @@ class Plan:
     binary_tree: Path | None
     module_roots: tuple[Path, ...]
     compression: str
+    server_etc: Path | None = None  # the server's /etc: passwd, group, ssh and epoptes keys
+    epoptes: bool = True  # IGNORE_EPOPTES=1 turns it off
 
 
 def config_segment(plan: Plan) -> Archive:
@@ -228,7 +234,64 @@ def config_segment(plan: Plan) -> Archive:
     else:
         log.warning("%s does not exist; ltsp.img carries no /etc/ltsp", plan.etc)
         archive.add_dir("etc/ltsp")
+    if plan.server_etc is not None:
+        add_server_files(archive, plan)
+    check_no_secrets(archive)
     return archive
+
+
+def known_hosts(server_etc: Path) -> str:
+    """`server KEY` for each public host key: clients then know the alias `server`."""
+    lines = []
+    for pub in sorted((server_etc / "ssh").glob("ssh_host_*_key.pub")):
+        for line in pub.read_text(encoding="utf-8", errors="replace").splitlines():
+            if line.strip():
+                lines.append(f"server {line.strip()}")
+    return "".join(f"{line}\n" for line in lines)
+
+
+def add_server_files(archive: Archive, plan: Plan) -> None:
+    """passwd and group (never shadow), ssh_known_hosts and epoptes.crt, unless the admin
+    put their own in /etc/ltsp (spec §5.3 steps 5-7)."""
+    if plan.server_etc is None:
+        return
+    for name in ("passwd", "group"):
+        source = plan.server_etc / name
+        if not (plan.etc / name).exists() and source.is_file():
+            archive.add_file(f"etc/ltsp/{name}", source.read_bytes(), 0o644)
+    hosts = known_hosts(plan.server_etc)
+    if hosts and not (plan.etc / "ssh_known_hosts").exists():
+        archive.add_file("etc/ltsp/ssh_known_hosts", hosts.encode(), 0o644)
+    certificate = plan.server_etc / "epoptes/server.crt"
+    if plan.epoptes and certificate.is_file():
+        archive.add_file("etc/ltsp/epoptes.crt", certificate.read_bytes(), 0o644)
+
+
+_SECRET_NAME = re.compile(r"(^|/)(g?shadow-?|[^/]*_key|[^/]*\.key)$")
+_PRIVATE_KEY = re.compile(rb"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----")
+_HASHED_PASSWORD = re.compile(rb"^[^:\s]+:\$[0-9a-z]+\$[^:]+:", re.MULTILINE)
+
+
+def check_no_secrets(archive: Archive) -> None:
+    """ltsp.img is readable by anyone who can TFTP: refuse shadow data and private keys,
+    even when an admin put them in /etc/ltsp."""
+    found = []
+    for entry in archive.entries():
+        if not stat.S_ISREG(entry.mode):
+            continue
+        data = entry.source.read_bytes() if entry.source is not None else entry.data
+        if _SECRET_NAME.search(entry.name):
+            found.append(f"/{entry.name} (a shadow file or a private key, by its name)")
+        elif _PRIVATE_KEY.search(data):
+            found.append(f"/{entry.name} (holds a private key)")
+        elif _HASHED_PASSWORD.search(data):
+            found.append(f"/{entry.name} (holds password hashes)")
+    if found:
+        raise LtspError(
+            "refusing to publish secrets in ltsp.img (anyone on the network can read it):\n  "
+            + "\n  ".join(found),
+            hint="remove them from /etc/ltsp; the clients get users without passwords",
+        )
 
 
 def _is_shell(entry: Entry) -> bool:
@@ -357,6 +420,13 @@ def parse_args(ctx: Context, args: Sequence[str]) -> tuple[Plan, Path]:
         "--hooks-dir", type=Path, metavar="DIR", help="the initramfs-hooks directory"
     )
     parser.add_argument(
+        "--server-etc",
+        type=Path,
+        default=Path("/etc"),
+        metavar="DIR",
+        help="where the server's passwd, group, ssh host keys and epoptes/ are (default /etc)",
+    )
+    parser.add_argument(
         "--compress",
         choices=COMPRESSIONS,
         default="gzip",
@@ -365,16 +435,23 @@ def parse_args(ctx: Context, args: Sequence[str]) -> tuple[Plan, Path]:
     opts = parser.parse_args(list(args))
     if opts.no_binary and opts.binary_tree:
         parser.error("--no-binary and --binary-tree exclude each other")
+    server = settings.load(ctx, "initrd", opts.etc)
+    ctx = server.ctx
     tree: Path | None = None
-    if not opts.no_binary:
+    carried = images_carry_client(ctx.base_dir / "images")
+    if not opts.no_binary and (opts.binary_tree or not carried):
         tree = opts.binary_tree.resolve() if opts.binary_tree else default_binary_tree()
         check_binary_tree(tree)
+    elif carried and not opts.no_binary:
+        log.info("every image carries %s: ltsp.img is configuration only", CLIENT_PACKAGE)
     plan = Plan(
         etc=opts.etc,
         hooks=opts.hooks_dir if opts.hooks_dir else default_hooks_dir(),
         binary_tree=tree,
         module_roots=tuple(opts.modules_from),
         compression=opts.compress,
+        server_etc=opts.server_etc,
+        epoptes=not server.flag("IGNORE_EPOPTES"),
     )
     conf = plan.hooks / "initramfs-tools" / "ltsp.conf"
     if not conf.is_file():
@@ -383,6 +460,19 @@ def parse_args(ctx: Context, args: Sequence[str]) -> tuple[Plan, Path]:
         )
     output = opts.output if opts.output else ctx.tftp_dir / "ltsp" / "ltsp.img"
     return plan, output
+
+
+def images_carry_client(images_dir: Path) -> bool:
+    """True when every published image has our client package (ltsp image records it):
+    their own initrds then carry the client, and ltsp.img needs no binary."""
+    names = image_names(images_dir)
+    if not names:
+        return False
+    for name in names:
+        version = serving_version(images_dir, name)
+        if version is None or not version.meta().get("client_package"):
+            return False
+    return True
 
 
 def _human(size: int) -> str:

@@ -56,6 +56,7 @@ def ctx(tftp: Path) -> Context:
 
 def build(s: dict[str, Path], *extra: str, output: bool = True) -> list[Segment]:
     args = ["--etc", str(s["etc"]), "--hooks-dir", str(s["hooks"]), *extra]
+    args += ["--server-etc", str(s["etc"].parent / "no-server-etc")]
     if "--no-binary" not in extra:
         args += ["--binary-tree", str(s["tree"])]
     if output:
