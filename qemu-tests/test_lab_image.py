@@ -1,0 +1,47 @@
+"""lab/image.py without building: mirror detection, recipe hash, kernel command lines,
+guest scripts."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from lab import image, report
+
+
+def test_apt_mirror_reads_deb822_and_one_line_sources(tmp_path: Path) -> None:
+    (tmp_path / "sources.list.d").mkdir()
+    (tmp_path / "sources.list.d/debian.sources").write_text(
+        "Types: deb\nURIs: http://mirror.example/debian/\nSuites: bookworm\n"
+    )
+    assert image.apt_mirror(tmp_path) == "http://mirror.example/debian"
+    (tmp_path / "sources.list.d/debian.sources").unlink()
+    one_line = "deb [arch=amd64] http://m2.example/debian bookworm main\n"
+    (tmp_path / "sources.list").write_text(one_line)
+    assert image.apt_mirror(tmp_path) == "http://m2.example/debian"
+
+
+def test_recipe_hash_changes_with_packages_only() -> None:
+    a = image.recipe_hash(image.recipe("base", (), "http://m/debian"))
+    assert a == image.recipe_hash(image.recipe("base", (), "http://m/debian"))
+    assert a != image.recipe_hash(image.recipe("base", ("vim-tiny",), "http://m/debian"))
+    assert a != image.recipe_hash(image.recipe("other", (), "http://m/debian"))
+
+
+def test_append_helpers_point_at_the_server() -> None:
+    assert "nbdroot=192.168.67.1,lab,nbd0" in image.nbd_append("lab")
+    assert "nfsroot=192.168.67.1:/var/x,vers=3,tcp" in image.nfs_append(Path("/var/x"))
+
+
+@pytest.mark.parametrize("script", [report.REPORT_SCRIPT, image.OVERLAY_SCRIPT, image.NETUP_SCRIPT])
+def test_guest_scripts_are_valid_posix_sh(script: str, tmp_path: Path) -> None:
+    path = tmp_path / "s.sh"
+    path.write_text(script)
+    assert subprocess.run(["sh", "-n", str(path)], check=False).returncode == 0
+    if shutil.which("shellcheck"):
+        result = subprocess.run(
+            ["shellcheck", "-s", "sh", str(path)], capture_output=True, text=True, check=False
+        )
+        assert result.returncode == 0, result.stdout
