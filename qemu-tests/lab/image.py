@@ -62,17 +62,18 @@ RECIPE_VERSION = 1  # bump when the build steps below change
 DEFAULT_COMP = "zstd -Xcompression-level 3"
 
 # Phases of a build from scratch and their durations in seconds, measured on the
-# development machine (2 cores, deb.debian.org); the last build here replaces them
+# development machine (2 cores, load average ~10 from other builds and guests; a
+# quiet machine is about twice as fast); the last build here replaces them
 # (logs/build-times.json in the cache).
 DEFAULT_TIMES = {
-    "debootstrap: download": 40.0,
-    "debootstrap: extract": 10.0,
-    "debootstrap: required packages": 25.0,
-    "packages": 40.0,
-    "kernel": 30.0,
-    "lab initramfs": 30.0,
-    "trim": 2.0,
-    "squashfs": 60.0,
+    "debootstrap: download": 21.0,
+    "debootstrap: extract": 4.0,
+    "debootstrap: required packages": 44.0,
+    "packages": 60.0,
+    "kernel": 85.0,
+    "lab initramfs": 54.0,
+    "trim": 7.0,
+    "squashfs": 266.0,
 }
 ROOTFS_PHASES = tuple(k for k in DEFAULT_TIMES if k != "squashfs")
 # debootstrap's progress lines (stdout/stderr) that start each phase

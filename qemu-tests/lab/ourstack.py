@@ -18,11 +18,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lab import SERVER_IP, LabError
+from lab.progress import Progress
 from ltsp_client.errors import CommandError
 from ltsp_client.run import run
 
 ROOT = Path(__file__).resolve().parents[2]
 FREEZE = ROOT / "build-tools" / "freeze"
+# seconds, measured on the development machine (2 cores, loaded): a freeze from
+# scratch (build-tools/freeze skips it when the sources did not change), ltsp initrd
+EXPECTED = {"freeze (skipped if unchanged)": 120.0, "ltsp initrd": 10.0}
 DIST = ROOT / "dist" / "ltsp"
 IMAGE_NAME = "stock"
 
@@ -87,16 +91,21 @@ def build_ltsp_img(top: Path, chroot: Path, *, ltsp_conf: str = "") -> Path:
     etc = top / "etc-ltsp"
     etc.mkdir(parents=True, exist_ok=True)
     (etc / "ltsp.conf").write_text(ltsp_conf or "# ltsp QEMU lab: our stack, defaults\n[clients]\n")
-    tree = frozen_tree()
+    progress = Progress("our stack", EXPECTED)
     ltsp_img = top / "ltsp.img"
     try:
-        run(
-            [sys.executable, "-m", "ltsp_client", "initrd", "--binary-tree", str(tree),
-             "--modules-from", str(chroot), "--etc", str(etc), "--output", str(ltsp_img)],
-            timeout=300,
-        )  # fmt: skip
+        with progress.phase("freeze (skipped if unchanged)"):
+            tree = frozen_tree()
+        with progress.phase("ltsp initrd"):
+            run(
+                [sys.executable, "-m", "ltsp_client", "initrd", "--binary-tree", str(tree),
+                 "--modules-from", str(chroot), "--etc", str(etc), "--output", str(ltsp_img)],
+                timeout=300,
+            )  # fmt: skip
     except CommandError as exc:
         raise LabError(f"ltsp initrd failed: {exc}") from exc
+    finally:
+        progress.close()
     return ltsp_img
 
 

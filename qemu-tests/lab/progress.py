@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import shutil
 import sys
 import threading
 import time
@@ -101,11 +102,16 @@ class Progress:
             f"total {fmt_seconds(total)} of ~{fmt_seconds(expected_total)}"
         )
 
+    @staticmethod
+    def _fit(line: str) -> str:
+        """One terminal row: a wrapped line could not be redrawn in place."""
+        return line[: max(20, shutil.get_terminal_size().columns - 1)]
+
     def _tick(self) -> None:
         while not self._stop.wait(self.interval):
             with self._lock:
                 if self._current is not None:
-                    self._write("\r\x1b[K" + self.status_line())
+                    self._write("\r\x1b[K" + self._fit(self.status_line()))
 
     def begin(self, name: str) -> None:
         """Start phase `name` (ending the current one, if any)."""
@@ -118,7 +124,7 @@ class Progress:
                 hint = f" (expected ~{fmt_seconds(want)})" if want else ""
                 self._write(f"{self.title}: {name} ...{hint}\n")
             else:
-                self._write("\r\x1b[K" + self.status_line())
+                self._write("\r\x1b[K" + self._fit(self.status_line()))
                 if self._ticker is None:
                     self._ticker = threading.Thread(target=self._tick, daemon=True)
                     self._ticker.start()
