@@ -23,7 +23,7 @@ import os
 import shutil
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ltsp_client.appcontext import Context
@@ -243,7 +243,14 @@ def main(ctx: Context, args: list[str]) -> int:
     options = parser.parse_args(args)
     _setup_logging()
     root: Path = options.root
-    login = Login(root, load(root / SETTINGS.lstrip("/")), run)
+    settings = load(root / SETTINGS.lstrip("/"))
+    # SSHFS=0 and MKHOMEDIR=0 come from the PAM environment, as upstream
+    settings = replace(
+        settings,
+        sshfs=settings.sshfs and os.environ.get("SSHFS") != "0",
+        mkhomedir=settings.mkhomedir and os.environ.get("MKHOMEDIR") != "0",
+    )
+    login = Login(root, settings, run)
     name = options.unmount_after_logout or os.environ.get("PAM_USER", "")
     if not name:
         raise LtspError("no PAM_USER", hint="ltsp login is run by pam_exec; see docs/users.md")
