@@ -48,7 +48,7 @@ APPLETS: dict[str, AppletInfo] = {
     ),
     "session": AppletInfo("client", "", "wrap a desktop session", "the login issue (roadmap 3)"),
     "remoteapps": AppletInfo(
-        "client", "", "run applications on the server over ssh -X", "the login issue (roadmap 3)"
+        "client", "ltsp_client.login.remoteapps:main", "run applications on the server over ssh -X"
     ),
     "image": AppletInfo(
         "server",
