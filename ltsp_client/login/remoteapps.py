@@ -16,7 +16,7 @@ import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
-from ltsp_client.applet import Context
+from ltsp_client.appcontext import Context
 from ltsp_client.errors import LtspError
 from ltsp_client.login.settings import SETTINGS, load
 from ltsp_client.run import Runner, exec_clean, run
