@@ -4,7 +4,7 @@ PYTHON ?= python3
 # every group; --require-groups fails the run when a group selected no test (see conftest.py)
 ALL_TESTS = -m 'qemu or freeze or not (qemu or freeze)' --require-groups=quick,freeze,qemu
 
-.PHONY: deps demo test quick freeze
+.PHONY: deps demo test quick freeze deb
 deps:
 	./scripts/install-deps
 
@@ -20,3 +20,7 @@ quick:
 # the frozen ltsp binary for /usr/lib/ltsp (dist/ltsp/; skipped when the sources did not change)
 freeze:
 	./build-tools/freeze
+
+# dist/ltsp-client_<version>_<arch>.deb: the frozen client, its initramfs hook (docs/publisher.md)
+deb: freeze
+	./build-tools/deb
