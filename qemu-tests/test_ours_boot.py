@@ -75,8 +75,9 @@ def lab() -> Iterator[OursLab]:
     run_dir = runlog.new_run_dir("ours")
     published = ourstack.publish(run_dir, chroot)
     with LabNetwork(prefix="yrd", clients=1) as net:
-        Dnsmasq(net, run_dir, mode="dhcp").start()
-        NfsServer(net, run_dir, exports=[published.base_dir]).start()
+        # DHCP and NFS as `ltsp dnsmasq` and `ltsp nfs` configure them
+        Dnsmasq(net, run_dir, conf_text=published.dnsmasq_conf(net)).start()
+        NfsServer(net, run_dir, include=published.ganesha_exports()).start()
         yield OursLab(net=net, run_dir=run_dir, published=published)
 
 

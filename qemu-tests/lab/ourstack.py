@@ -1,12 +1,21 @@
-"""Our stack in the lab: publish a stock image with our ltsp.img, and its kernel command lines.
+"""Our stack in the lab, published with our own applets, as an admin would.
 
-The image is the lab's stock Debian chroot (no LTSP package in it), squashed
-with zstd-3. `build-tools/freeze` makes the frozen tree (dist/ltsp), and
-`ltsp initrd --binary-tree dist/ltsp --modules-from CHROOT` the ltsp.img that
-goes in front of the image's own initrd.img (direct kernel boot: kernel +
-ltsp.img + initrd.img, as iPXE would load them). The command lines follow
-upstream's (docs/boot.md): NFS `root=/dev/nfs nfsroot=SRV:BASE ltsp.image=images/NAME.img`,
-NBD `root=/dev/nbd0 nbdroot=SRV,EXPORT,nbd0`.
+Layout under RUN_DIR/ours/ (BASE_DIR=base, TFTP_DIR=tftp, /etc/ltsp=etc-ltsp,
+and the applets' /etc writes under root/, never the host's):
+
+    base/images/stock.img      the lab's stock Debian chroot, squashed (zstd-3)
+    tftp/ltsp/stock/vmlinuz    the image's kernel and its own initrd.img
+    tftp/ltsp/ltsp.img         `ltsp initrd --binary-tree dist/ltsp --modules-from CHROOT`
+    tftp/ltsp/ltsp.ipxe        `ltsp ipxe` (+ undionly.kpxe, snponly.efi from Debian's ipxe)
+    root/etc/dnsmasq.d/...     `ltsp dnsmasq`, run inside the lab namespace (its routes)
+    root/etc/ganesha/...       `ltsp nfs --server=ganesha` (the lab's NFS server includes it)
+
+The image and kernel steps use `ltsp image` / `ltsp kernel` when the tree has
+them; until then the lab's cached squashfs is linked in and the kernel pair
+copied to where `ltsp kernel` puts it. Direct kernel boots (most tests) load
+the same files iPXE would: kernel, then ltsp.img and initrd.img. The HTTP
+server of the lab serves TFTP_DIR, so `HTTP_URL='http://${srv}:8080'` in
+ltsp.conf makes the menu load them over HTTP.
 """
 
 from __future__ import annotations
@@ -14,21 +23,29 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from lab import SERVER_IP, LabError
-from lab.progress import Progress
+from lab.netns import LabNetwork
+from lab.services import HTTP_PORT
 from ltsp_client.errors import CommandError
 from ltsp_client.run import run
 
 ROOT = Path(__file__).resolve().parents[2]
 FREEZE = ROOT / "build-tools" / "freeze"
-# seconds, measured on the development machine (2 cores, loaded): a freeze from
-# scratch (build-tools/freeze skips it when the sources did not change), ltsp initrd
-EXPECTED = {"freeze (skipped if unchanged)": 120.0, "ltsp initrd": 10.0}
 DIST = ROOT / "dist" / "ltsp"
 IMAGE_NAME = "stock"
+HTTP_URL = f"http://${{srv}}:{HTTP_PORT}"
+DEFAULT_CONF = f"""# ltsp QEMU lab: our stack
+[server]
+HTTP_URL='{HTTP_URL}'
+MENU_TIMEOUT=-1
+KERNEL_PARAMETERS="console=ttyS0,115200 panic=-1 ltsp.strict"
+
+[clients]
+"""
 
 
 def missing_pieces() -> list[str]:
@@ -43,12 +60,19 @@ def missing_pieces() -> list[str]:
         missing.append("`ltsp initrd-bottom` (boot helper)")
     if not (ROOT / "initramfs-hooks" / "initramfs-tools").is_dir():
         missing.append("initramfs-hooks/initramfs-tools (boot helper)")
+    for applet in ("ipxe", "dnsmasq", "nfs"):
+        if "usage" not in _ltsp_help(applet).lower():
+            missing.append(f"`ltsp {applet}` (boot-menu helper)")
     return missing
 
 
 def _ltsp_help(applet: str) -> str:
     result = run([sys.executable, "-m", "ltsp_client", applet, "--help"], timeout=60, check=False)
     return result.stdout + result.stderr
+
+
+def has_applet(applet: str) -> bool:
+    return "not implemented" not in _ltsp_help(applet)
 
 
 def frozen_tree() -> Path:
@@ -64,17 +88,89 @@ def frozen_tree() -> Path:
 
 @dataclass(frozen=True)
 class OursPublished:
-    base_dir: Path  # NFS export: images/stock.img inside
-    image: Path  # the squashfs (NBD export)
-    kernel: Path
-    initrd: Path  # the image's own initrd.img
-    ltsp_img: Path
+    top: Path  # RUN_DIR/ours
+    base_dir: Path  # BASE_DIR: NFS export, images/stock.img inside
+    tftp_dir: Path  # TFTP_DIR: served over TFTP by dnsmasq and over HTTP
+    etc: Path  # the admin's /etc/ltsp
+    chroot: Path
+
+    @property
+    def image(self) -> Path:
+        """The squashfs (NBD export); a symlink to the serving version once versioned."""
+        return self.base_dir / "images" / f"{IMAGE_NAME}.img"
+
+    @property
+    def kernel(self) -> Path:
+        return self.tftp_dir / "ltsp" / IMAGE_NAME / "vmlinuz"
+
+    @property
+    def initrd(self) -> Path:
+        return self.tftp_dir / "ltsp" / IMAGE_NAME / "initrd.img"
+
+    @property
+    def ltsp_img(self) -> Path:
+        return self.tftp_dir / "ltsp" / "ltsp.img"
+
+    @property
+    def menu(self) -> Path:
+        return self.tftp_dir / "ltsp" / "ltsp.ipxe"
+
+    @property
+    def etc_root(self) -> Path:
+        """Where `ltsp dnsmasq` and `ltsp nfs` write their /etc files."""
+        return self.top / "root"
 
     @property
     def initrds(self) -> list[Path]:
         return [self.ltsp_img, self.initrd]
 
+    def applet(self, *args: str, net: LabNetwork | None = None, timeout: float = 600) -> str:
+        """Run `ltsp -b BASE -t TFTP APPLET ...` (inside the lab namespace with `net`)."""
+        argv = [sys.executable, "-m", "ltsp_client", "-b", str(self.base_dir)]
+        argv += ["-t", str(self.tftp_dir), *args]
+        if net is not None:
+            argv = net.exec_argv(argv)
+        env = {"PYTHONPATH": str(ROOT)}
+        try:
+            result = run(argv, timeout=timeout, env=env)
+        except CommandError as exc:
+            raise LabError(f"ltsp {args[0]} failed: {exc}") from exc
+        (self.top / "applets.log").open("a").write(
+            f"$ ltsp {' '.join(args)}\n{result.stdout}{result.stderr}\n"
+        )
+        return result.stdout
+
+    def write_conf(self, text: str) -> None:
+        self.etc.mkdir(parents=True, exist_ok=True)
+        (self.etc / "ltsp.conf").write_text(text)
+
+    def ipxe(self) -> None:
+        self.applet("ipxe", "--etc", str(self.etc))
+
+    def initrd_img(self) -> None:
+        ltsp_initrd(self.etc, self.chroot, self.ltsp_img)
+
+    def dnsmasq_conf(self, net: LabNetwork, *, proxy: bool = False) -> str:
+        """`ltsp dnsmasq` inside the namespace (it reads that namespace's routes), plus the
+        lab's `no-ping` for real DHCP (as for upstream: both stacks see the same server)."""
+        real = "0" if proxy else "1"
+        self.applet(
+            "dnsmasq", "--etc", str(self.etc), "--root", str(self.etc_root),
+            f"--real-dhcp={real}", f"--proxy-dhcp={1 if proxy else 0}",
+            f"--dns-server={SERVER_IP}", net=net,
+        )  # fmt: skip
+        text = (self.etc_root / "etc/dnsmasq.d/ltsp-dnsmasq.conf").read_text()
+        if not proxy:
+            text += "\n# --- ltsp QEMU lab additions\nno-ping\n"
+        return text
+
+    def ganesha_exports(self) -> Path:
+        """`ltsp nfs --server=ganesha`: the EXPORT blocks for the lab's nfs-ganesha."""
+        self.applet("nfs", "--etc", str(self.etc), "--root", str(self.etc_root), "--server=ganesha")
+        return self.etc_root / "etc/ganesha/ltsp-nfs.conf"
+
     def nfs_cmdline(self, mac: str, extra: str = "") -> str:
+        """What ltsp.ipxe passes for the image (the "images" method) plus BOOTIF."""
         bootif = "01-" + mac.lower().replace(":", "-")
         return (
             f"root=/dev/nfs nfsroot={SERVER_IP}:{self.base_dir} "
@@ -86,45 +182,80 @@ class OursPublished:
         return f"root=/dev/nbd0 nbdroot={SERVER_IP},{export},nbd0 BOOTIF={bootif} {extra}".strip()
 
 
+def ltsp_initrd(etc: Path, chroot: Path, output: Path) -> None:
+    """`ltsp initrd` with the frozen tree and the modules `chroot`'s kernel lacks."""
+    tree = frozen_tree()
+    try:
+        run(
+            [sys.executable, "-m", "ltsp_client", "initrd", "--binary-tree", str(tree),
+             "--modules-from", str(chroot), "--etc", str(etc), "--output", str(output)],
+            timeout=300, env={"PYTHONPATH": str(ROOT)},
+        )  # fmt: skip
+    except CommandError as exc:
+        raise LabError(f"ltsp initrd failed: {exc}") from exc
+
+
 def build_ltsp_img(top: Path, chroot: Path, *, ltsp_conf: str = "") -> Path:
-    """top/ltsp.img: the frozen tree, the modules `chroot`'s kernel lacks, and ltsp.conf."""
+    """top/ltsp.img alone: the frozen tree, the modules `chroot`'s kernel lacks, ltsp.conf."""
     etc = top / "etc-ltsp"
     etc.mkdir(parents=True, exist_ok=True)
     (etc / "ltsp.conf").write_text(ltsp_conf or "# ltsp QEMU lab: our stack, defaults\n[clients]\n")
-    progress = Progress("our stack", EXPECTED)
-    ltsp_img = top / "ltsp.img"
-    try:
-        with progress.phase("freeze (skipped if unchanged)"):
-            tree = frozen_tree()
-        with progress.phase("ltsp initrd"):
-            run(
-                [sys.executable, "-m", "ltsp_client", "initrd", "--binary-tree", str(tree),
-                 "--modules-from", str(chroot), "--etc", str(etc), "--output", str(ltsp_img)],
-                timeout=300,
-            )  # fmt: skip
-    except CommandError as exc:
-        raise LabError(f"ltsp initrd failed: {exc}") from exc
-    finally:
-        progress.close()
-    return ltsp_img
+    ltsp_initrd(etc, chroot, top / "ltsp.img")
+    return top / "ltsp.img"
 
 
-def publish(run_dir: Path, chroot: Path, *, ltsp_conf: str = "") -> OursPublished:
-    """Squash the stock chroot (cached by the lab), build ltsp.img for it under run_dir/ours."""
+def _image_and_kernel(pub: OursPublished, chroot: Path, mksquashfs: Sequence[str]) -> None:
+    """`ltsp image` (which runs `ltsp kernel`) when the tree has it; else the lab's squash.
+
+    The chroot is linked in as BASE_DIR/stock, so that the image gets that name."""
+    if has_applet("image"):
+        link = pub.base_dir / IMAGE_NAME
+        pub.base_dir.mkdir(parents=True, exist_ok=True)
+        if not link.is_symlink():
+            link.symlink_to(chroot)
+        pub.applet(
+            "image", "--etc", str(pub.etc), f"--mksquashfs-params={' '.join(mksquashfs)}",
+            IMAGE_NAME, timeout=1800,
+        )  # fmt: skip
+        return
     from lab.image import kernel_and_initrd, squash
 
-    top = run_dir / "ours"
-    images = top / "base" / "images"
-    images.mkdir(parents=True, exist_ok=True)
+    pub.image.parent.mkdir(parents=True, exist_ok=True)
     squashfs = squash(chroot)
-    image = images / f"{IMAGE_NAME}.img"
-    image.unlink(missing_ok=True)
+    pub.image.unlink(missing_ok=True)
     try:
-        os.link(squashfs, image)
+        os.link(squashfs, pub.image)
     except OSError:
-        shutil.copyfile(squashfs, image)
-    ltsp_img = build_ltsp_img(top, chroot, ltsp_conf=ltsp_conf)
+        shutil.copyfile(squashfs, pub.image)
     kernel, initrd = kernel_and_initrd(chroot)
-    return OursPublished(
-        base_dir=top / "base", image=image, kernel=kernel, initrd=initrd, ltsp_img=ltsp_img
+    pub.kernel.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(kernel, pub.kernel)
+    shutil.copy2(initrd, pub.initrd)
+
+
+def publish(
+    run_dir: Path,
+    chroot: Path,
+    *,
+    ltsp_conf: str = "",
+    mksquashfs: Sequence[str] = ("-comp", "zstd", "-Xcompression-level", "3"),
+) -> OursPublished:
+    """Publish the stock chroot with our applets under run_dir/ours: image, kernel,
+    ltsp.img and the iPXE menu (dnsmasq and NFS configs need the namespace: see
+    `dnsmasq_conf()` and `ganesha_exports()`)."""
+    top = run_dir / "ours"
+    pub = OursPublished(
+        top=top,
+        base_dir=top / "base",
+        tftp_dir=top / "tftp",
+        etc=top / "etc-ltsp",
+        chroot=chroot,
     )
+    pub.write_conf(ltsp_conf or DEFAULT_CONF)
+    _image_and_kernel(pub, chroot, mksquashfs)
+    pub.initrd_img()
+    pub.ipxe()
+    for path in (pub.image, pub.kernel, pub.initrd, pub.ltsp_img, pub.menu):
+        if not path.is_file():
+            raise LabError(f"our applets did not produce {path}", hint=str(top / "applets.log"))
+    return pub
