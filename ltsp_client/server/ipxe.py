@@ -305,6 +305,7 @@ def install_binaries(target_dir: Path, *, mode: str, source_root: Path = Path("/
     """
     messages = []
     missing = []
+    no_memtest = []
     for binary in BINARIES:
         target = target_dir / binary.target
         if mode != "1" and target.is_file():
@@ -315,9 +316,7 @@ def install_binaries(target_dir: Path, *, mode: str, source_root: Path = Path("/
             if binary.required:
                 missing.append(binary.target)
             elif binary.target.startswith("memtest"):
-                log.warning(
-                    "%s not found (memtest86+ package): no memory test entry", binary.target
-                )
+                no_memtest.append(binary.target)
             continue
         target_dir.mkdir(parents=True, exist_ok=True)
         tmp = target.with_name(f".{target.name}.tmp")
@@ -325,6 +324,10 @@ def install_binaries(target_dir: Path, *, mode: str, source_root: Path = Path("/
         tmp.chmod(0o644)
         tmp.replace(target)
         messages.append(f"Installed {source} in {target}")
+    if no_memtest:
+        log.warning(
+            "no %s (memtest86+ package): the menu has no memory test", " or ".join(no_memtest)
+        )
     if missing:
         raise LtspError(
             "could not locate the iPXE binaries " + ", ".join(missing),
