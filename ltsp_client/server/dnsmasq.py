@@ -143,7 +143,10 @@ def render(s: DnsmasqSettings) -> str:
         "#log-dhcp",
         "",
         "# Real DHCP on LTSP's internal subnet (served only on an interface in it)",
-        on(s.real_dhcp, "dhcp-range={},{},{}".format(*REAL_RANGE)),
+        on(s.real_dhcp, "dhcp-range=set:ltsp-dhcp,{},{},{}".format(*REAL_RANGE)),
+        "# ... whose clients need not wait for proxy DHCP offers: iPXE option 175.176",
+        "# (no-pxedhcp) spares each iPXE about 3 s",
+        on(s.real_dhcp, "dhcp-option=tag:ltsp-dhcp,encap:175,176,1"),
         "",
         "# Proxy DHCP: boot information only, beside the site's DHCP server",
     ]

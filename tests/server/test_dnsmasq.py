@@ -88,7 +88,8 @@ def test_default_config_passes_dnsmasq_test(tmp_path: Path) -> None:
     lines = active(text)
     assert "port=0" in lines and "enable-tftp" in lines
     assert f"tftp-root={tmp_path / 'tftp'}" in lines
-    assert "dhcp-range=192.168.67.20,192.168.67.250,12h" in lines
+    assert "dhcp-range=set:ltsp-dhcp,192.168.67.20,192.168.67.250,12h" in lines
+    assert "dhcp-option=tag:ltsp-dhcp,encap:175,176,1" in lines  # iPXE: no proxy DHCP wait
     assert "dhcp-option=option:dns-server,192.0.2.53" in lines
     # per-arch boot files: BIOS and UEFI loaders for plain PXE, the menu for iPXE
     assert "dhcp-boot=tag:!ipxe,tag:X86PC,ltsp/undionly.kpxe" in lines
@@ -109,7 +110,7 @@ def test_settings_switch_services(tmp_path: Path) -> None:
     lines = active(text)
     assert "port=0" not in lines and "#port=0" in text
     assert "enable-tftp" not in lines
-    assert not [line for line in lines if line.startswith("dhcp-range=192.168.67.20")]
+    assert not [line for line in lines if "192.168.67.20" in line or "ltsp-dhcp" in line]
     assert "dhcp-option=option:dns-server,0.0.0.0,192.0.2.1,192.0.2.2" in lines
     # the applet's options win over ltsp.conf
     text = generate(tmp_path, conf, "-d0", "--tftp=1", "-p", "0")
