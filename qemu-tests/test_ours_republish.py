@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 from lab import ourstack, timeline
-from lab.console import shell
+from lab.guestshell import GuestShell
 from lab.image import build_rootfs
 from lab.netns import LabNetwork
 from lab.services import Dnsmasq, NbdServer, NfsServer
@@ -94,9 +94,10 @@ def test_republish_while_clients_run(run_dir: Path, source: Path) -> None:
         for result in old.values():
             assert result.report is not None
             assert result.report.files.get(VERSION_FILE, "").strip() == "v1", result.report.files
-        before = {name: shell(run_dir / f"{name}.ttyS1.sock", READ_BACK) for name in old}
-        for name, (status, out) in before.items():
-            assert status == 0 and "v1" in out.split(), (name, out)
+        shells = {name: GuestShell(run_dir / f"{name}.ttyS1.sock") for name in old}
+        before = {name: sh.run(READ_BACK, timeout=300).decode() for name, sh in shells.items()}
+        for name, out in before.items():
+            assert "v1" in out.split(), (name, out)
 
         set_version(source, "v2")
         pub.applet(
@@ -109,9 +110,9 @@ def test_republish_while_clients_run(run_dir: Path, source: Path) -> None:
         second = (images / os.readlink(pub.image)).resolve()
         assert second != first and first.is_file(), (first, second)
 
-        for name, (_, out_before) in before.items():
-            status, out = shell(run_dir / f"{name}.ttyS1.sock", READ_BACK)
-            assert status == 0, (name, out)
+        for name, out_before in before.items():
+            out = shells[name].run(READ_BACK, timeout=300).decode()
+            shells[name].close()
             # same bytes, same version, no stale handle or I/O error after the switch
             assert out.split() == out_before.split(), (name, out_before, out)
             assert out.split()[-1] == "0", (name, out)

@@ -2,7 +2,8 @@
 
 * chroot: a directory BASE_DIR/NAME with a proc/ inside (booted over NFS as is);
 * VM disk: a file BASE_DIR/NAME.img (often a symlink to a raw VM disk);
-* exported image: a file BASE_DIR/images/NAME.img (squashfs, or a disk/ISO put there).
+* exported image: BASE_DIR/images/NAME.img (a symlink to its serving version, or a
+  squashfs, disk or ISO put there).
 
 Names with commas or whitespace are skipped: they cannot go on a kernel command line.
 """
@@ -12,6 +13,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
+
+from ltsp_client.server import publish
 
 IMAGE_SUFFIX = ".img"
 _BAD_NAME = re.compile(r"[\s,]")
@@ -44,7 +47,8 @@ def _img_files(folder: Path) -> list[str]:
 
 
 def exported_images(base_dir: Path) -> list[str]:
-    return _img_files(base_dir / "images")
+    """images/NAME.img: a version symlink (docs/publisher.md) or a plain file."""
+    return [n for n in publish.image_names(base_dir / "images") if _usable(n)]
 
 
 def chroots(base_dir: Path) -> list[str]:

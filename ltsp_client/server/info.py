@@ -1,4 +1,5 @@
-"""`ltsp info`: versions, and the boot timeline recorded in /run/ltsp/events.jsonl.
+"""`ltsp info`: versions, what the server publishes (server/inventory.py), and the boot
+timeline recorded in /run/ltsp/events.jsonl.
 
 The timeline comes from the step events (ltsp_client.log.EventLog: t in
 CLOCK_BOOTTIME seconds, stage, pid, step, event start|end|fail, duration),
@@ -15,12 +16,15 @@ import platform
 import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ltsp_client import __version__
 from ltsp_client.appcontext import Context
 from ltsp_client.errors import LtspError
 from ltsp_client.paths import CLIENT_MARKER, EVENTS_FILE
+
+if TYPE_CHECKING:
+    from ltsp_client.server.inventory import Inventory
 
 
 @dataclass(frozen=True)
@@ -149,6 +153,17 @@ def _os_pretty_name(path: Path) -> str:
     return ""
 
 
+def server_report(ctx: Context, etc: Path, root: Path) -> Inventory:
+    """What the server publishes (images, versions, kernels, menu) and what is wrong."""
+    from ltsp_client.server import inventory
+    from ltsp_client.server.settings import load
+
+    settings = load(ctx, "info", etc)
+    return inventory.collect(
+        base_dir=settings.ctx.base_dir, tftp_dir=settings.ctx.tftp_dir, etc=etc, root=root
+    )
+
+
 def main(ctx: Context, args: list[str]) -> int:
     parser = argparse.ArgumentParser(
         prog="ltsp info", description="Show versions, or the boot timeline of this client."
@@ -158,12 +173,28 @@ def main(ctx: Context, args: list[str]) -> int:
         "--events", type=Path, default=Path(EVENTS_FILE), help=f"events file ({EVENTS_FILE})"
     )
     parser.add_argument("--json", action="store_true", help="machine-readable output")
+    parser.add_argument(
+        "--etc", type=Path, default=Path("/etc/ltsp"), metavar="DIR", help="default /etc/ltsp"
+    )
+    parser.add_argument(
+        "--root", type=Path, default=Path("/"), metavar="DIR", help="read /etc/... under DIR"
+    )
     options = parser.parse_args(args)
     if not options.timeline:
+        report = None
+        if not Path(CLIENT_MARKER).exists():
+            report = server_report(ctx, options.etc, options.root)
         if options.json:
-            print(json.dumps({"ltsp": __version__, "python": platform.python_version()}))
+            data: dict[str, Any] = {"ltsp": __version__, "python": platform.python_version()}
+            if report is not None:
+                data["server"] = report.as_dict()
+            print(json.dumps(data, indent=1))
         else:
             print(versions())
+            if report is not None:
+                from ltsp_client.server.inventory import render
+
+                print("\n" + render(report))
         return 0
     records, bad = read_events(options.events)
     rows = timeline(records)
