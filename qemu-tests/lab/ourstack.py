@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lab import SERVER_IP, LabError
+from lab.layout import Layout
 from lab.netns import LabNetwork
 from lab.services import HTTP_PORT
 from ltsp_client.errors import CommandError
@@ -87,33 +88,14 @@ def frozen_tree() -> Path:
 
 
 @dataclass(frozen=True)
-class OursPublished:
-    top: Path  # RUN_DIR/ours
-    base_dir: Path  # BASE_DIR: NFS export, images/stock.img inside
-    tftp_dir: Path  # TFTP_DIR: served over TFTP by dnsmasq and over HTTP
-    etc: Path  # the admin's /etc/ltsp
-    chroot: Path
-
-    @property
-    def image(self) -> Path:
-        """The squashfs (NBD export); a symlink to the serving version once versioned."""
-        return self.base_dir / "images" / f"{IMAGE_NAME}.img"
-
-    @property
-    def kernel(self) -> Path:
-        return self.tftp_dir / "ltsp" / IMAGE_NAME / "vmlinuz"
-
-    @property
-    def initrd(self) -> Path:
-        return self.tftp_dir / "ltsp" / IMAGE_NAME / "initrd.img"
-
-    @property
-    def ltsp_img(self) -> Path:
-        return self.tftp_dir / "ltsp" / "ltsp.img"
+class OursPublished(Layout):
+    top: Path = Path()  # RUN_DIR/ours
+    etc: Path = Path()  # the admin's /etc/ltsp
+    chroot: Path = Path()
 
     @property
     def menu(self) -> Path:
-        return self.tftp_dir / "ltsp" / "ltsp.ipxe"
+        return self.ipxe_script
 
     @property
     def etc_root(self) -> Path:
@@ -245,9 +227,10 @@ def publish(
     `dnsmasq_conf()` and `ganesha_exports()`)."""
     top = run_dir / "ours"
     pub = OursPublished(
-        top=top,
         base_dir=top / "base",
         tftp_dir=top / "tftp",
+        image_name=IMAGE_NAME,
+        top=top,
         etc=top / "etc-ltsp",
         chroot=chroot,
     )

@@ -30,6 +30,7 @@ from pathlib import Path
 
 from lab import SERVER_IP, LabError
 from lab.image import build_rootfs, cache_root, file_lock
+from lab.layout import Layout
 from lab.netns import LabNetwork
 from lab.report import Report
 from lab.vm import BootResult
@@ -174,33 +175,11 @@ def nbd_kernel_parameters(*, export: str = IMAGE_NAME, console: str = "console=t
 
 
 @dataclass(frozen=True)
-class Published:
+class Published(Layout):
     """What upstream's applets produced for one run."""
 
-    base_dir: Path
-    tftp_dir: Path
-    etc_upper: Path
-    log_dir: Path
-
-    @property
-    def image(self) -> Path:
-        return self.base_dir / "images" / f"{IMAGE_NAME}.img"
-
-    @property
-    def kernel(self) -> Path:
-        return self.tftp_dir / "ltsp" / IMAGE_NAME / "vmlinuz"
-
-    @property
-    def initrd(self) -> Path:
-        return self.tftp_dir / "ltsp" / IMAGE_NAME / "initrd.img"
-
-    @property
-    def ltsp_img(self) -> Path:
-        return self.tftp_dir / "ltsp" / "ltsp.img"
-
-    @property
-    def ipxe_script(self) -> Path:
-        return self.tftp_dir / "ltsp" / "ltsp.ipxe"
+    etc_upper: Path = Path()
+    log_dir: Path = Path()
 
     @property
     def dnsmasq_conf(self) -> Path:
@@ -293,6 +272,7 @@ def publish(
     published = Published(
         base_dir=applets.base_dir,
         tftp_dir=applets.tftp_dir,
+        image_name=IMAGE_NAME,
         etc_upper=applets.etc_upper,
         log_dir=applets.log_dir,
     )
