@@ -4,7 +4,8 @@ the lab's HTTP server serving TFTP_DIR.
 
 QEMU's iPXE ROM (Debian's ipxe-qemu) gets ltsp/ltsp.ipxe over TFTP, the menu loads
 the kernel, ltsp.img and initrd.img over HTTP and boots the image by the "images"
-method (NFS); with the HTTP server down it falls back to TFTP.
+method (NFS); under UEFI (OVMF) the firmware first chains Debian's snponly.efi; with
+the HTTP server down the menu falls back to TFTP.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ pytestmark = pytest.mark.qemu(timeout=700)
 BOOT_TIMEOUT = 300
 HTTP_MAC = "52:54:00:67:40:01"
 TFTP_MAC = "52:54:00:67:40:02"
+EFI_MAC = "52:54:00:67:40:03"
+OVMF = Path("/usr/share/ovmf/OVMF.fd")  # Debian's ovmf: UEFI firmware for QEMU
 LOADED = ("/ltsp/stock/vmlinuz", "/ltsp/ltsp.img", "/ltsp/stock/initrd.img")
 CONF = (
     ourstack.DEFAULT_CONF
@@ -46,15 +49,16 @@ class PxeLab:
     dnsmasq: Dnsmasq
     http: HttpServer
 
-    def boot(self, name: str, mac: str) -> BootResult:
+    def boot(self, name: str, mac: str, *, uefi: bool = False) -> BootResult:
         result = boot_client(
             self.net,
             run_dir=self.run_dir,
             name=name,
             mac=mac,
             pxe=True,
-            timeout=BOOT_TIMEOUT,
+            timeout=BOOT_TIMEOUT * (2 if uefi else 1),
             markers=timeline.VM_MARKERS,
+            extra_qemu_args=["-bios", str(OVMF)] if uefi else [],
         )
         tl = timeline.from_boot(result, stack="ours", method=name)
         timeline.write_text(tl, self.run_dir / f"{name}.timeline.txt")
@@ -107,6 +111,18 @@ def test_pxe_through_our_menu_over_http(lab: PxeLab) -> None:
     # applied by the client from the same ltsp.conf
     assert f"lab.block={HTTP_MAC}" in report.cmdline.split()
     assert report.hostname == "menu-http"
+
+
+def test_uefi_pxe_chains_snponly_then_our_menu(lab: PxeLab) -> None:
+    """UEFI (OVMF): the firmware's PXE gets ltsp/snponly.efi (Debian's iPXE, client-arch 7),
+    which runs our menu; the menu loads over HTTP with the initrd= names EFI needs."""
+    assert OVMF.is_file(), f"{OVMF} is missing: install Debian's ovmf (scripts/deps)"
+    before = len(lab.http_gets())
+    result = lab.boot("pxe-uefi", EFI_MAC, uefi=True)
+    check_booted(result, EFI_MAC)
+    tftp_log = lab.dnsmasq.log_path.read_text(errors="replace")
+    assert re.search(r"sent \S*/ltsp/snponly\.efi to 192\.168\.67\.", tftp_log), tftp_log[-3000:]
+    assert lab.http_gets()[before:] == list(LOADED)
 
 
 def test_pxe_falls_back_to_tftp_without_http(lab: PxeLab) -> None:
