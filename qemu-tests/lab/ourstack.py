@@ -30,12 +30,22 @@ from pathlib import Path
 from lab import SERVER_IP, LabError
 from lab.layout import Layout
 from lab.netns import LabNetwork
+from lab.progress import Progress
 from lab.services import HTTP_PORT
 from ltsp_client.errors import CommandError
 from ltsp_client.run import run
 
 ROOT = Path(__file__).resolve().parents[2]
 FREEZE = ROOT / "build-tools" / "freeze"
+# seconds, measured on the development machine (2 cores, loaded): `ltsp image` of the
+# lab chroot (zstd-3) with its kernel, a freeze from scratch (build-tools/freeze skips
+# it when the sources did not change), ltsp initrd, ltsp ipxe
+EXPECTED = {
+    "ltsp image + kernel": 30.0,
+    "freeze (skipped if unchanged)": 120.0,
+    "ltsp initrd": 10.0,
+    "ltsp ipxe": 2.0,
+}
 DIST = ROOT / "dist" / "ltsp"
 IMAGE_NAME = "stock"
 HTTP_URL = f"http://${{srv}}:{HTTP_PORT}"
@@ -235,9 +245,18 @@ def publish(
         chroot=chroot,
     )
     pub.write_conf(ltsp_conf or DEFAULT_CONF)
-    _image_and_kernel(pub, chroot, mksquashfs)
-    pub.initrd_img()
-    pub.ipxe()
+    progress = Progress("our stack", EXPECTED)
+    try:
+        with progress.phase("ltsp image + kernel"):
+            _image_and_kernel(pub, chroot, mksquashfs)
+        with progress.phase("freeze (skipped if unchanged)"):
+            frozen_tree()
+        with progress.phase("ltsp initrd"):
+            pub.initrd_img()
+        with progress.phase("ltsp ipxe"):
+            pub.ipxe()
+    finally:
+        progress.close()
     for path in (pub.image, pub.kernel, pub.initrd, pub.ltsp_img, pub.menu):
         if not path.is_file():
             raise LabError(f"our applets did not produce {path}", hint=str(top / "applets.log"))
