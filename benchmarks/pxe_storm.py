@@ -47,7 +47,9 @@ def mac(n: int) -> str:
 def conf(transport: str) -> str:
     http = f"HTTP_URL='{ourstack.HTTP_URL}'\n" if transport == "http" else ""
     return (
-        "# ltsp QEMU lab: PXE storm benchmark\n[server]\n" + http + "MENU_TIMEOUT=-1\n"
+        "# ltsp QEMU lab: PXE storm benchmark\n[server]\n"
+        + http
+        + f"DEFAULT_IMAGE={ourstack.IMAGE_NAME}\nMENU_TIMEOUT=-1\n"
         'KERNEL_PARAMETERS="console=ttyS0,115200 panic=-1"\n\n[clients]\n'
     )
 

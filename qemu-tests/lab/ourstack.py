@@ -52,6 +52,7 @@ HTTP_URL = f"http://${{srv}}:{HTTP_PORT}"
 DEFAULT_CONF = f"""# ltsp QEMU lab: our stack
 [server]
 HTTP_URL='{HTTP_URL}'
+DEFAULT_IMAGE={IMAGE_NAME}
 MENU_TIMEOUT=-1
 KERNEL_PARAMETERS="console=ttyS0,115200 panic=-1 ltsp.strict"
 
