@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from typing import TypeAlias
 
     from ltsp_client.config.model import Config
-    from ltsp_client.plugins.base import Facts
+    from ltsp_client.pluginkit import Facts
     from ltsp_client.run import Result
 
     Entry: TypeAlias = Callable[["Context", list[str]], int]
@@ -73,7 +73,7 @@ def host_facts(host: Host) -> Facts:
     import logging
 
     from ltsp_client.errors import LtspError
-    from ltsp_client.plugins.base import StaticFacts
+    from ltsp_client.pluginkit import StaticFacts
     from ltsp_client.system.facts import FACTS_CACHE, cached_facts, network_facts
 
     env = host.environ
@@ -160,7 +160,7 @@ def _open_log(path: Path, *, truncate: bool) -> None:
 
 
 def _hooks(phase: str, applet: str, config: Config, facts: Facts) -> None:
-    from ltsp_client.plugins import hooks
+    from ltsp_client.pluginkit import hooks
 
     if not hooks.hook_lines(config, phase, applet):
         return

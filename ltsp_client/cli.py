@@ -82,7 +82,7 @@ APPLETS: dict[str, AppletInfo] = {
     ),
     "config": AppletInfo(
         "common",
-        "ltsp_client.config.command:main",
+        "ltsp_client.applets.config:main",
         "show what ltsp.conf gives a client, or check it for errors",
     ),
 }

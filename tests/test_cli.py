@@ -9,7 +9,7 @@ import pytest
 
 from ltsp_client import cli
 from ltsp_client.applet import Context, Host, debug_enabled
-from ltsp_client.plugins.base import StaticFacts
+from ltsp_client.pluginkit import StaticFacts
 
 UPSTREAM_APPLETS = [
     "initrd-bottom", "init", "login", "image", "kernel", "initrd", "ipxe",

@@ -5,9 +5,25 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from typing import TypeVar
 
-TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
-FALSE_WORDS = frozenset({"0", "false", "no", "off", ""})
+from ltsp_client.config.params import Param, find_param
+from ltsp_client.errors import ConfigError
+
+# The one boolean rule (docs/config.md): these words, any case, surrounding
+# blanks ignored, are true; everything else (0, no, empty, typos) is false.
+# Upstream tests `= 1`; we also take the usual spellings, and `ltsp config
+# check` asks for 0/1.
+TRUE_WORDS = frozenset({"1", "y", "yes", "true", "on"})
+FALSE_WORDS = frozenset({"0", "n", "no", "false", "off", ""})
+
+Setting = bool | int | str | list[str]
+T = TypeVar("T")
+
+
+def is_true(value: str | None) -> bool:
+    """The boolean rule for ltsp.conf, kernel and environment values."""
+    return value is not None and value.strip().lower() in TRUE_WORDS
 
 
 @dataclass(frozen=True)
@@ -50,11 +66,82 @@ class Config(Mapping[str, str]):
         return self.assigned.get(key, default)
 
     def get_bool(self, key: str, default: bool = False) -> bool:
-        """Upstream tests most booleans as "equals 1"; we also accept true/yes/on."""
+        """`is_true` of the value; `default` when unset or empty."""
         value = self.assigned.get(key)
         if value is None or value == "":
             return default
-        return value.strip().lower() in TRUE_WORDS
+        return is_true(value)
+
+    def param(self, name: str) -> Param:
+        """The declaration of NAME; an undeclared name is a programming error."""
+        param = find_param(name)
+        if param is None or (param.is_list and param.name != name):
+            raise KeyError(f"parameter {name} is not declared (ltsp_client/config/params.py)")
+        return param
+
+    def raw(self, name: str) -> str:
+        """The value of NAME, or its declared default when unset or empty."""
+        value = self.assigned.get(name, "")
+        return value if value != "" else self.param(name).default
+
+    def setting(self, name: str) -> Setting:
+        """NAME typed by its Param, default applied: bool, int, list of words, or str.
+
+        A `NAME_` list gives its values sorted by variable name (`list_values`).
+        """
+        param = self.param(name)
+        if param.is_list:
+            return self.list_values(name)
+        text = self.raw(name)
+        if param.kind == "bool":
+            return is_true(text)
+        if param.kind == "int":
+            return self._int(param, text)
+        if param.kind == "words":
+            return text.split()
+        return text
+
+    def flag(self, name: str) -> bool:
+        """A `bool` parameter, by the one boolean rule (`is_true`)."""
+        return self._typed(name, bool)
+
+    def number(self, name: str) -> int:
+        """An `int` parameter; a value that is not a number is a ConfigError (file:line)."""
+        return self._typed(name, int)
+
+    def text(self, name: str) -> str:
+        """A `str`/`path`/`enum` parameter, as written."""
+        return self._typed(name, str)
+
+    def words_of(self, name: str) -> list[str]:
+        """A `words` parameter split on blanks (default applied; `words()` has none)."""
+        return self._typed(name, list)
+
+    def list_of(self, prefix: str) -> list[str]:
+        """A declared `NAME_x` list (PREFIX ends in `_`): non-empty values, sorted by name."""
+        if not self.param(prefix).is_list:
+            raise TypeError(f"{prefix} is not a NAME_x list parameter")
+        return self.list_values(prefix)
+
+    def _typed(self, name: str, kind: type[T]) -> T:
+        value = self.setting(name)
+        if (kind is int and isinstance(value, bool)) or not isinstance(value, kind):
+            declared = self.param(name).kind
+            raise TypeError(f"parameter {name} is declared as {declared!r}, not {kind.__name__}")
+        return value
+
+    def _int(self, param: Param, text: str) -> int:
+        try:
+            return int(text.strip())
+        except ValueError:
+            origin = self.origins.get(param.name)
+            raise ConfigError(
+                f"{param.name}={text!r} is not a whole number",
+                file=origin.file if origin else None,
+                line=origin.line if origin else None,
+                param=param.name,
+                hint=param.help,
+            ) from None
 
     def words(self, key: str) -> list[str]:
         return self.assigned.get(key, "").split()

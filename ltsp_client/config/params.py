@@ -1,156 +1,299 @@
-"""Typed parameter declarations: one table drives validation, `ltsp config check` and docs."""
+"""The parameter table: every ltsp.conf or kernel variable any code reads, declared once.
+
+A `Param` drives typed reads (`Config.setting`), `ltsp config check` and
+docs/parameters.md. Upstream parameters that no plugin owns yet live in
+`UPSTREAM_PARAMS` below; a plugin declares its own in `Plugin.params` (and the
+entry leaves this table), so each name is declared in exactly one place.
+Declaring a name a second time for another owner raises `DuplicateParamError`.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 ParamKind = Literal["str", "bool", "int", "enum", "words", "path"]
+KINDS: tuple[ParamKind, ...] = ("str", "bool", "int", "enum", "words", "path")
+
+
+class DuplicateParamError(ValueError):
+    """A parameter name declared by two owners."""
 
 
 @dataclass(frozen=True)
 class Param:
-    """One ltsp.conf parameter. `key` ending in `_` with `is_list` means a `KEY_x` list."""
+    """One parameter. A `name` ending in `_` is a `NAME_x` list (`is_list` is then implied).
 
-    key: str
+    `owner` is who reads it: a plugin name (filled in when the plugin registers),
+    "framework", an applet ("init", "initrd-bottom", "image", ...).
+    """
+
+    name: str
     kind: ParamKind = "str"
     default: str = ""
     help: str = ""
     choices: tuple[str, ...] = ()
     is_list: bool = False
+    owner: str = ""
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"parameter {self.name}: kind {self.kind!r} is not one of {KINDS}")
+        if self.name.endswith("_") and not self.is_list:
+            object.__setattr__(self, "is_list", True)
+        if self.is_list and not self.name.endswith("_"):
+            raise ValueError(f"parameter {self.name}: a list's name ends in `_` (NAME_x)")
 
 
-def _p(key: str, kind: ParamKind, default: str, help: str, *choices: str) -> Param:
-    return Param(key, kind, default, help, tuple(choices), is_list=key.endswith("_"))
+def _p(name: str, kind: ParamKind, default: str, help: str, *choices: str) -> Param:
+    return Param(name, kind, default, help, tuple(choices))
 
 
-# Every upstream parameter (spec §2.10). Keys ending in "_" are `KEY_x` lists.
+def _owned(owner: str, *params: Param) -> tuple[Param, ...]:
+    return tuple(replace(p, owner=owner) for p in params)
+
+
+# Every upstream parameter (spec §2.10) no plugin has taken over, and ours,
+# grouped by owner: the code that reads it ("upstream: SCRIPT" = nothing reads
+# it yet; upstream's script that did). Names ending in "_" are `NAME_x` lists.
 UPSTREAM_PARAMS: tuple[Param, ...] = (
-    # framework and debugging
-    _p("BASE_DIR", "path", "/srv/ltsp", "where chroots, VM links and images/ live"),
-    _p("TFTP_DIR", "path", "/srv/tftp", "TFTP root; LTSP's files go to TFTP_DIR/ltsp"),
-    _p("HOME_DIR", "path", "/home", "home directories exported by `ltsp nfs`"),
-    _p("OVERWRITE", "bool", "", "0: installers refuse to replace existing files"),
-    _p("DEBUG_SHELL", "bool", "0", "1: on a fatal error open a debug shell instead of hanging"),
-    _p("DEBUG_LOG", "bool", "1", "0: do not write /run/ltsp/debug.log"),
-    _p("LTSP_DEBUG", "str", "", "1, or a comma list of applets: print debug messages"),
-    _p("LTSP_SKIP_SCRIPTS", "str", "", "comma list of plugin names to skip"),
-    _p("OMIT_FUNCTIONS", "words", "", "functions (plugins or their steps) to skip"),
-    _p("OMIT_PLUGINS", "words", "", "plugin names to skip (our spelling of OMIT_FUNCTIONS)"),
-    _p("LTSP_DIR", "path", "/usr/share/ltsp", "where upstream's shell tree lives (library mode)"),
-    _p("ALL_IMAGES", "bool", "", "1: let `ltsp image`/`kernel` without names process many"),
-    _p("DEVICE", "str", "", "boot network interface (computed)"),
-    _p("IP_ADDRESS", "str", "", "IPv4 address of the boot interface (computed)"),
-    _p("MAC_ADDRESS", "str", "", "MAC address of the boot interface (computed)"),
-    _p("GATEWAY", "str", "", "next hop towards 192.168.67.1 (computed)"),
-    _p("PRE_", "str", "", "PRE_<APPLET>_x: shell run before the applet, sorted by name"),
-    _p("POST_", "str", "", "POST_<APPLET>_x: shell run after the applet, sorted by name"),
-    # boot and root filesystem
-    _p("IMAGE", "str", "", "image source chain for the root (initrd-bottom)"),
-    _p("IMAGE_TO_RAM", "bool", "0", "1: copy the image into RAM and drop the network root"),
-    _p("OVERLAY", "bool", "", "0: no tmpfs overlay over the root (containers)"),
-    _p("READ_AHEAD_KB", "int", "128", "read-ahead for the root, loop and NFS mounts"),
-    _p("BLACKLIST_MODULES", "words", "floppy", "kernel modules to blacklist (only floppy)"),
-    _p("ADMINISTRATIVE_CLIENT", "bool", "", "1: keep an NFS root writable for maintenance"),
-    # networking
-    _p("SERVER", "str", "", "the LTSP server's IP (autodetected); also /etc/hosts `server`"),
-    _p("HOSTNAME", "str", "ltsp%{IP}", "client hostname; %{IP} and %{MAC} are filled in"),
-    _p("SEARCH_DOMAIN", "str", "", "DNS search domain (default: from DHCP)"),
-    _p("DNS_SERVER", "words", "", "DNS servers, space separated (default: from DHCP)"),
-    _p("DNS", "bool", "0", "1: clients use SERVER for DNS; the server runs dnsmasq DNS"),
-    _p("HOSTS_", "str", "", "HOSTS_x: extra lines for /etc/hosts"),
-    # accounts and login
-    _p(
-        "PAM_AUTH_TYPE",
-        "enum",
-        "",
-        "0 skips the pam plugin; else the PAM role",
-        "0",
-        "Primary",
-        "Additional",
+    *_owned(
+        "every applet",
+        _p("BASE_DIR", "path", "/srv/ltsp", "where chroots, VM links and images/ live"),
+        _p("TFTP_DIR", "path", "/srv/tftp", "TFTP root; LTSP's files go to TFTP_DIR/ltsp"),
+        _p("HOME_DIR", "path", "/home", "home directories exported by `ltsp nfs`"),
+        _p("OVERWRITE", "bool", "", "0: installers refuse to replace existing files"),
+        _p("DEBUG_LOG", "bool", "1", "0: do not write /run/ltsp/debug.log"),
+        _p("LTSP_DEBUG", "str", "", "1, or a comma list of applets: print debug messages"),
     ),
-    _p("SSH_SERVER", "str", "server", "host used for SSH logins and SSHFS homes"),
-    _p("SSH_OPTIONS", "words", "", "extra ssh/sshfs options"),
-    _p("PWMERGE_SUR", "str", "", "regex of server users to import (%{VAR} allowed)"),
-    _p("PWMERGE_SGR", "str", "", "regex of server groups whose members are imported"),
-    _p("PWMERGE_DUR", "str", "", "regex of the image's own users to keep"),
-    _p("PWMERGE_DGR", "str", "", "regex of image groups whose members are kept"),
-    _p("PASSWORDS_", "words", "", "PASSWORDS_x: `userregex/base64password` items"),
-    _p("SSHFS", "bool", "", "0: never mount homes over SSHFS (environment only)"),
-    _p("MKHOMEDIR", "bool", "", "0: do not create missing home directories (environment only)"),
-    # desktop and display manager
-    _p("AUTOLOGIN", "str", "", "user to log in automatically, or pattern/replacement on HOSTNAME"),
-    _p("RELOGIN", "bool", "1", "0: log in automatically only once"),
-    _p("RELOGIN_TIMEOUT", "int", "2", "seconds before LightDM logs in again"),
-    _p("GDM3_CONF", "str", "", "file or text appended to the GDM configuration"),
-    _p("LIGHTDM_CONF", "str", "", "file or text appended to the LightDM configuration"),
-    _p("SDDM_CONF", "str", "", "file or text appended to the SDDM configuration"),
-    _p("SLICK_CONF", "str", "", "file or text appended to the slick-greeter configuration"),
-    _p("LTSPDM_USERS", "str", "", "regex of users the greeter lists (%{VAR} allowed)"),
-    _p("X_DRIVER", "str", "", "xorg.conf Driver"),
-    _p("X_HORIZSYNC", "str", "", "xorg.conf HorizSync"),
-    _p("X_VERTREFRESH", "str", "", "xorg.conf VertRefresh"),
-    _p("X_PREFERREDMODE", "str", "", "xorg.conf PreferredMode"),
-    _p("X_MODELINE", "str", "", "xorg.conf Modeline"),
-    _p("X_VIRTUAL", "str", "", "xorg.conf Virtual"),
-    _p("X_MODES", "str", "", "xorg.conf Modes"),
-    _p("MULTISEAT", "bool", "", "1: split two graphics cards into two seats"),
-    _p("UDEV_SEAT_", "str", "", "UDEV_SEAT_<n>_x: devices whose path matches go to seat-<n>"),
-    # system tweaks
-    _p("CRONTAB_", "str", "", "CRONTAB_x: lines (with a user field) for /etc/cron.d/ltsp"),
-    _p("FSTAB_", "str", "", "FSTAB_x: lines of the client's /etc/fstab (replaces it)"),
-    _p("CUPS_SERVER", "str", "", "printing server; localhost keeps local CUPS, ignore skips"),
-    _p("IGNORE_EPOPTES", "bool", "", "1: do not ship the server's epoptes certificate"),
-    _p("REMOTEAPPS", "words", "", "applications to run on the server (remoteapps)"),
-    _p("LOCAL_SWAP", "bool", "1", "0: do not activate local swap partitions"),
-    _p("SYMLINK_SNAPS", "bool", "1", "0: do not symlink seed snaps"),
-    _p("DISABLE_SYSTEM_SERVICES", "words", "", "more system services to disable"),
-    _p("KEEP_SYSTEM_SERVICES", "words", "", "system services to leave alone"),
-    _p("MASK_SYSTEM_SERVICES", "words", "", "more system services to mask"),
-    _p("DISABLE_SESSION_SERVICES", "words", "", "more user services to disable"),
-    _p("KEEP_SESSION_SERVICES", "words", "", "user services to leave alone"),
-    _p("MASK_SESSION_SERVICES", "words", "", "more user services to mask"),
-    _p("LANG", "str", "C.UTF-8", "locale written to /etc/default/locale if it has none"),
-    _p("LANGUAGE", "str", "", "language list written to /etc/default/locale"),
-    # server applets
-    _p("BACKUP", "bool", "1", "`ltsp image`: keep the previous image as .img.old"),
-    _p("CLEANUP", "bool", "1", "`ltsp image`: clean the image (keys, logs, users)"),
-    _p("IONICE", "str", "", "command prefix for mksquashfs; empty disables"),
-    _p("KERNEL_INITRD", "str", "", "`<glob> <sed-expr>` to find the kernel and initrd"),
-    _p("MKSQUASHFS_PARAMS", "words", "", "extra mksquashfs arguments"),
-    _p("REVERT", "bool", "", "1: swap the image with its .img.old"),
-    _p("IMAGE_VERSIONS", "int", "", "`ltsp image`: versions kept per image (3; BACKUP=0: 1)"),
-    _p("ADD_IMAGE_EXCLUDES", "str", "", "file or lines added to the image exclude list"),
-    _p("OMIT_IMAGE_EXCLUDES", "str", "", "file or lines removed from the image exclude list"),
-    _p("RPI_IMAGE", "str", "", "chroot whose /boot serves Raspberry Pi firmware"),
-    _p("BINARIES", "bool", "", "`ltsp ipxe`: 1 reinstall binaries, 0 skip, unset: if missing"),
-    _p("DEFAULT_IMAGE", "str", "", "iPXE menu's default image"),
-    _p("KERNEL_PARAMETERS", "str", "", "extra kernel command line for iPXE"),
-    _p("MENU_TIMEOUT", "int", "5000", "iPXE menu timeout in ms (0 waits, -1 hides the menu)"),
-    _p("IPXE_", "str", "", "IPXE_<NAME>: menu title of an image"),
-    _p("HTTP", "bool", "0", "`ltsp ipxe`: 1 loads kernels and initrds over HTTP (HTTP_URL)"),
-    _p(
-        "HTTP_URL",
-        "str",
-        "",
-        "`ltsp ipxe`: URL serving TFTP_DIR, iPXE variables allowed; default 'http://${srv}'",
+    *_owned(
+        "initrd-bottom, init",
+        _p("DEBUG_SHELL", "bool", "0", "1: on a fatal error open a debug shell instead of hanging"),
     ),
-    _p("PROXY_DHCP", "bool", "1", "`ltsp dnsmasq`: proxy DHCP on every local subnet"),
-    _p("REAL_DHCP", "bool", "1", "`ltsp dnsmasq`: DHCP range 192.168.67.20-250"),
-    _p("TFTP", "bool", "1", "`ltsp dnsmasq`: serve TFTP"),
-    _p("NFS_HOME", "bool", "0", "`ltsp nfs`: export HOME_DIR read-write"),
-    _p("NFS_TFTP", "bool", "1", "`ltsp nfs`: export TFTP_DIR/ltsp read-only"),
-    _p("NAT", "bool", "", "1 forces, 0 forbids NAT; unset: when the server is 192.168.67.1"),
+    *_owned(
+        "framework",
+        _p(
+            "LTSP_STRICT",
+            "bool",
+            "0",
+            "1: a failing plugin or hook is fatal (like ltsp.strict on the kernel command line)",
+        ),
+        _p(
+            "HOOK_TIMEOUT",
+            "int",
+            "300",
+            "seconds a PRE_/POST_ hook script may run before it is killed",
+        ),
+        _p("LTSP_SKIP_SCRIPTS", "str", "", "comma list of plugin names to skip"),
+        _p("OMIT_FUNCTIONS", "words", "", "functions (plugins or their steps) to skip"),
+        _p("OMIT_PLUGINS", "words", "", "plugin names to skip (our spelling of OMIT_FUNCTIONS)"),
+        _p("PRE_", "str", "", "PRE_<APPLET>_x: shell run before the applet, sorted by name"),
+        _p("POST_", "str", "", "POST_<APPLET>_x: shell run after the applet, sorted by name"),
+    ),
+    *_owned(
+        "upstream (library mode)",
+        _p(
+            "LTSP_DIR",
+            "path",
+            "/usr/share/ltsp",
+            "where upstream's shell tree lives (library mode)",
+        ),
+    ),
+    *_owned(
+        "image, kernel",
+        _p("ALL_IMAGES", "bool", "", "1: let `ltsp image`/`kernel` without names process many"),
+    ),
+    *_owned(
+        "facts",
+        _p("DEVICE", "str", "", "boot network interface (computed)"),
+        _p("IP_ADDRESS", "str", "", "IPv4 address of the boot interface (computed)"),
+        _p("MAC_ADDRESS", "str", "", "MAC address of the boot interface (computed)"),
+        _p("GATEWAY", "str", "", "next hop towards 192.168.67.1 (computed)"),
+    ),
+    *_owned(
+        "initrd-bottom",
+        _p("IMAGE", "str", "", "image source chain for the root (initrd-bottom)"),
+        _p("IMAGE_TO_RAM", "bool", "0", "1: copy the image into RAM and drop the network root"),
+        _p("OVERLAY", "bool", "", "0: no tmpfs overlay over the root (containers)"),
+        _p(
+            "REBOOT_TIMEOUT",
+            "int",
+            "60",
+            "seconds a fatal boot error is shown before the client reboots",
+        ),
+        _p("READ_AHEAD_KB", "int", "128", "read-ahead for the root, loop and NFS mounts"),
+        _p("ADMINISTRATIVE_CLIENT", "bool", "", "1: keep an NFS root writable for maintenance"),
+    ),
+    *_owned(
+        "upstream: initrd-bottom",
+        _p("BLACKLIST_MODULES", "words", "floppy", "kernel modules to blacklist (only floppy)"),
+    ),
+    *_owned(
+        "upstream: 45-networking",
+        _p("SERVER", "str", "", "the LTSP server's IP (autodetected); also /etc/hosts `server`"),
+        _p("DNS_SERVER", "words", "", "DNS servers, space separated (default: from DHCP)"),
+        _p("DNS", "bool", "0", "1: clients use SERVER for DNS; the server runs dnsmasq DNS"),
+        _p("HOSTS_", "str", "", "HOSTS_x: extra lines for /etc/hosts"),
+    ),
+    *_owned(
+        "upstream: 54-pam",
+        _p(
+            "PAM_AUTH_TYPE",
+            "enum",
+            "",
+            "0 skips the pam plugin; else the PAM role",
+            "0",
+            "Primary",
+            "Additional",
+        ),
+        _p("SSH_SERVER", "str", "server", "host used for SSH logins and SSHFS homes"),
+        _p("SSH_OPTIONS", "words", "", "extra ssh/sshfs options"),
+        _p("PWMERGE_SUR", "str", "", "regex of server users to import (%{VAR} allowed)"),
+        _p("PWMERGE_SGR", "str", "", "regex of server groups whose members are imported"),
+        _p("PWMERGE_DUR", "str", "", "regex of the image's own users to keep"),
+        _p("PWMERGE_DGR", "str", "", "regex of image groups whose members are kept"),
+        _p("PASSWORDS_", "words", "", "PASSWORDS_x: `userregex/base64password` items"),
+        _p("SSHFS", "bool", "", "0: never mount homes over SSHFS (environment only)"),
+        _p("MKHOMEDIR", "bool", "", "0: do not create missing home directories (environment only)"),
+    ),
+    *_owned(
+        "upstream: 55-display-manager",
+        _p(
+            "AUTOLOGIN",
+            "str",
+            "",
+            "user to log in automatically, or pattern/replacement on HOSTNAME",
+        ),
+        _p("RELOGIN", "bool", "1", "0: log in automatically only once"),
+        _p("RELOGIN_TIMEOUT", "int", "2", "seconds before LightDM logs in again"),
+        _p("GDM3_CONF", "str", "", "file or text appended to the GDM configuration"),
+        _p("LIGHTDM_CONF", "str", "", "file or text appended to the LightDM configuration"),
+        _p("SDDM_CONF", "str", "", "file or text appended to the SDDM configuration"),
+        _p("SLICK_CONF", "str", "", "file or text appended to the slick-greeter configuration"),
+        _p("LTSPDM_USERS", "str", "", "regex of users the greeter lists (%{VAR} allowed)"),
+    ),
+    *_owned(
+        "upstream: 55-xorg-conf",
+        _p("X_DRIVER", "str", "", "xorg.conf Driver"),
+        _p("X_HORIZSYNC", "str", "", "xorg.conf HorizSync"),
+        _p("X_VERTREFRESH", "str", "", "xorg.conf VertRefresh"),
+        _p("X_PREFERREDMODE", "str", "", "xorg.conf PreferredMode"),
+        _p("X_MODELINE", "str", "", "xorg.conf Modeline"),
+        _p("X_VIRTUAL", "str", "", "xorg.conf Virtual"),
+        _p("X_MODES", "str", "", "xorg.conf Modes"),
+    ),
+    *_owned(
+        "upstream: 55-multiseat",
+        _p("MULTISEAT", "bool", "", "1: split two graphics cards into two seats"),
+        _p("UDEV_SEAT_", "str", "", "UDEV_SEAT_<n>_x: devices whose path matches go to seat-<n>"),
+    ),
+    *_owned(
+        "upstream: 55-cron",
+        _p("CRONTAB_", "str", "", "CRONTAB_x: lines (with a user field) for /etc/cron.d/ltsp"),
+    ),
+    *_owned(
+        "upstream: 55-various",
+        _p("FSTAB_", "str", "", "FSTAB_x: lines of the client's /etc/fstab (replaces it)"),
+        _p("CUPS_SERVER", "str", "", "printing server; localhost keeps local CUPS, ignore skips"),
+        _p("IGNORE_EPOPTES", "bool", "", "1: do not ship the server's epoptes certificate"),
+        _p("REMOTEAPPS", "words", "", "applications to run on the server (remoteapps)"),
+        _p("LANG", "str", "C.UTF-8", "locale written to /etc/default/locale if it has none"),
+        _p("LANGUAGE", "str", "", "language list written to /etc/default/locale"),
+    ),
+    *_owned(
+        "upstream: 55-swap",
+        _p("LOCAL_SWAP", "bool", "1", "0: do not activate local swap partitions"),
+    ),
+    *_owned(
+        "upstream: 55-snap",
+        _p("SYMLINK_SNAPS", "bool", "1", "0: do not symlink seed snaps"),
+    ),
+    *_owned(
+        "upstream: 56-services",
+        _p("DISABLE_SYSTEM_SERVICES", "words", "", "more system services to disable"),
+        _p("KEEP_SYSTEM_SERVICES", "words", "", "system services to leave alone"),
+        _p("MASK_SYSTEM_SERVICES", "words", "", "more system services to mask"),
+        _p("DISABLE_SESSION_SERVICES", "words", "", "more user services to disable"),
+        _p("KEEP_SESSION_SERVICES", "words", "", "user services to leave alone"),
+        _p("MASK_SESSION_SERVICES", "words", "", "more user services to mask"),
+    ),
+    *_owned(
+        "image",
+        _p("BACKUP", "bool", "1", "`ltsp image`: keep the previous image as .img.old"),
+        _p("CLEANUP", "bool", "1", "`ltsp image`: clean the image (keys, logs, users)"),
+        _p("IONICE", "str", "", "command prefix for mksquashfs; empty disables"),
+        _p("MKSQUASHFS_PARAMS", "words", "", "extra mksquashfs arguments"),
+        _p("REVERT", "bool", "", "1: swap the image with its .img.old"),
+        _p(
+            "IMAGE_VERSIONS",
+            "int",
+            "",
+            "`ltsp image`: versions kept per image (3; BACKUP=0: 1)",
+        ),
+        _p("ADD_IMAGE_EXCLUDES", "str", "", "file or lines added to the image exclude list"),
+        _p("OMIT_IMAGE_EXCLUDES", "str", "", "file or lines removed from the image exclude list"),
+    ),
+    *_owned(
+        "kernel",
+        _p("KERNEL_INITRD", "str", "", "`<glob> <sed-expr>` to find the kernel and initrd"),
+    ),
+    *_owned(
+        "ipxe",
+        _p("RPI_IMAGE", "str", "", "chroot whose /boot serves Raspberry Pi firmware"),
+        _p("BINARIES", "bool", "", "`ltsp ipxe`: 1 reinstall binaries, 0 skip, unset: if missing"),
+        _p("DEFAULT_IMAGE", "str", "", "iPXE menu's default image"),
+        _p("KERNEL_PARAMETERS", "str", "", "extra kernel command line for iPXE"),
+        _p("MENU_TIMEOUT", "int", "5000", "iPXE menu timeout in ms (0 waits, -1 hides the menu)"),
+        _p("IPXE_", "str", "", "IPXE_<NAME>: menu title of an image"),
+        _p("HTTP", "bool", "0", "`ltsp ipxe`: 1 loads kernels and initrds over HTTP (HTTP_URL)"),
+        _p(
+            "HTTP_URL",
+            "str",
+            "",
+            "`ltsp ipxe`: URL serving TFTP_DIR, iPXE variables allowed; default 'http://${srv}'",
+        ),
+    ),
+    *_owned(
+        "dnsmasq",
+        _p("PROXY_DHCP", "bool", "1", "`ltsp dnsmasq`: proxy DHCP on every local subnet"),
+        _p("REAL_DHCP", "bool", "1", "`ltsp dnsmasq`: DHCP range 192.168.67.20-250"),
+        _p("TFTP", "bool", "1", "`ltsp dnsmasq`: serve TFTP"),
+    ),
+    *_owned(
+        "nfs",
+        _p("NFS_HOME", "bool", "0", "`ltsp nfs`: export HOME_DIR read-write"),
+        _p("NFS_TFTP", "bool", "1", "`ltsp nfs`: export TFTP_DIR/ltsp read-only"),
+    ),
+    *_owned(
+        "upstream: service",
+        _p("NAT", "bool", "", "1 forces, 0 forbids NAT; unset: when the server is 192.168.67.1"),
+    ),
 )
 
-KNOWN_PARAMS: dict[str, Param] = {p.key: p for p in UPSTREAM_PARAMS}
+
+KNOWN_PARAMS: dict[str, Param] = {}
 
 
-def register_params(params: Iterable[Param]) -> None:
-    """Plugins add their parameters; a key declared again replaces the earlier entry."""
-    for param in params:
-        KNOWN_PARAMS[param.key] = param
+def register_params(params: Iterable[Param], *, owner: str = "") -> tuple[Param, ...]:
+    """Add declarations to the table; returns them with `owner` filled in.
+
+    The same owner declaring a name again replaces its entry (a drop-in that
+    replaces a built-in plugin, a module imported twice); another owner
+    declaring it raises DuplicateParamError.
+    """
+    added = [replace(p, owner=owner) if owner and not p.owner else p for p in params]
+    for param in added:  # check all first: a failed declaration adds nothing
+        old = KNOWN_PARAMS.get(param.name)
+        if old is not None and old.owner != param.owner:
+            raise DuplicateParamError(
+                f"parameter {param.name} is declared by {param.owner or '?'} "
+                f"and already by {old.owner or '?'}: declare it once "
+                "(a plugin taking over an upstream parameter removes it from "
+                "ltsp_client/config/params.py)"
+            )
+    KNOWN_PARAMS.update((p.name, p) for p in added)
+    return tuple(added)
 
 
 def find_param(name: str) -> Param | None:
@@ -158,5 +301,8 @@ def find_param(name: str) -> Param | None:
     param = KNOWN_PARAMS.get(name)
     if param is not None:
         return param
-    prefixes = [p for p in KNOWN_PARAMS.values() if p.is_list and name.startswith(p.key)]
-    return max(prefixes, key=lambda p: len(p.key), default=None)
+    prefixes = [p for p in KNOWN_PARAMS.values() if p.is_list and name.startswith(p.name)]
+    return max(prefixes, key=lambda p: len(p.name), default=None)
+
+
+register_params(UPSTREAM_PARAMS)

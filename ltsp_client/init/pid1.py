@@ -42,7 +42,7 @@ from ltsp_client.run import Runner, exec_clean, run
 if TYPE_CHECKING:
     from ltsp_client.appcontext import Context
     from ltsp_client.config.model import Config
-    from ltsp_client.plugins.base import Facts
+    from ltsp_client.pluginkit import Facts
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +98,7 @@ def parse_args(args: Sequence[str]) -> Options | None:
 
 
 def facts_from_environ(environ: Mapping[str, str]) -> Facts:
-    from ltsp_client.plugins.base import StaticFacts
+    from ltsp_client.pluginkit import StaticFacts
 
     address, _, prefix = environ.get("IP_ADDRESS", "").partition("/")
     return StaticFacts(
@@ -184,8 +184,8 @@ def configure(options: Options, deps: Deps) -> str:
     from ltsp_client import log as logsetup
     from ltsp_client.config.model import Identity
     from ltsp_client.init import cmdline
-    from ltsp_client.plugins import hooks, loader, stage
-    from ltsp_client.plugins.base import PluginContext
+    from ltsp_client.pluginkit import PluginContext, hooks, loader
+    from ltsp_client.pluginkit import runner as stage
     from ltsp_client.system import kernelfs
 
     root = options.root

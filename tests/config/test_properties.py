@@ -11,9 +11,9 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from ltsp_client.applets.config import shell_quote
 from ltsp_client.cli import main
 from ltsp_client.config import Identity, expand_percent, parse_kernel_vars
-from ltsp_client.config.command import shell_quote
 from ltsp_client.config.loader import parse_bytes
 from ltsp_client.config.sections import evaluate_files
 from ltsp_client.config.shellwords import Expander, assignment_words, lex

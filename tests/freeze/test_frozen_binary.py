@@ -86,7 +86,7 @@ def test_version_help_and_lazily_imported_applets(tree: Path) -> None:
     assert info.returncode == 0 and '"ltsp": "' in info.stdout
     initrd_help = ltsp(tree, "initrd", "--help")
     assert initrd_help.returncode == 0 and "--modules-from" in initrd_help.stdout
-    if importlib.util.find_spec("ltsp_client.config.command") is not None:
+    if importlib.util.find_spec("ltsp_client.applets.config") is not None:
         config_help = ltsp(tree, "config", "--help")
         assert config_help.returncode == 0, config_help.stderr
 
@@ -122,6 +122,8 @@ def test_real_init_gets_a_clean_environment(tree: Path, tmp_path: Path) -> None:
     assert seen.get("LD_LIBRARY_PATH") == "/opt/admin"  # the admin's value, not _internal
     assert not [k for k in seen if k.startswith(("_PYI", "_MEI"))]
     assert (tmp_path / "args.out").read_text().strip() == "splash"
+    # the built-in plugins are found (pkgutil) inside the frozen archive too
+    assert "hostname=" in proc.stdout + proc.stderr, proc.stdout + proc.stderr
 
 
 def test_frozen_initrd_builds_the_same_image_as_python(tree: Path, tmp_path: Path) -> None:

@@ -16,7 +16,7 @@ from ltsp_client import log as ltsp_log
 from ltsp_client.config.model import Config
 from ltsp_client.errors import ConfigError
 from ltsp_client.init.pid1 import Deps, Options, boot, parse_args
-from ltsp_client.plugins.base import StaticFacts
+from ltsp_client.pluginkit import StaticFacts
 from ltsp_client.run import run
 
 FACTS = StaticFacts(
@@ -24,7 +24,7 @@ FACTS = StaticFacts(
 )
 INIT_SCRIPT = "#!/bin/sh\necho real init\n"
 FAILING_DROPIN = '''
-from ltsp_client.plugins.base import Plugin, PluginContext
+from ltsp_client.pluginkit import Plugin, PluginContext
 
 
 class Fails(Plugin, name="fails", order=5):

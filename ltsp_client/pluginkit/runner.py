@@ -1,5 +1,7 @@
 """Run a stage's plugins in order: each one timed, a failure recorded and the next one run.
 
+Only the plugins that list `ctx.stage` in their `stages` run.
+
 With `strict` (kernel `ltsp.strict`, or LTSP_STRICT=1) the first failure stops
 the stage with StageError, which carries the summary so far.
 """
@@ -13,7 +15,8 @@ from typing import Literal
 
 from ltsp_client.errors import LtspError
 from ltsp_client.log import boottime, step
-from ltsp_client.plugins.base import Plugin, PluginContext, Registry
+from ltsp_client.pluginkit.base import Plugin, Registry
+from ltsp_client.pluginkit.context import PluginContext
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +70,7 @@ def run_plugins(
     between: Callable[[], None] | None = None,
     before: Callable[[str], None] | None = None,
 ) -> Summary:
-    """Run every plugin of `registry` in (order, name) order against `ctx`.
+    """Run the plugins of `registry` for `ctx.stage` in (order, name) order against `ctx`.
 
     Values a plugin exports are visible in the config of the plugins after it.
     `between` runs after each plugin (pid 1 reaps orphaned children there);
@@ -76,6 +79,8 @@ def run_plugins(
     outcomes: list[Outcome] = []
     omit = omit or {}
     for cls in registry:
+        if ctx.stage not in cls.stages:
+            continue
         if cls.name in omit:
             log.info("omitting plugin %s (%s)", cls.name, omit[cls.name])
             outcomes.append(Outcome(cls.name, "omitted", detail=omit[cls.name]))
@@ -101,7 +106,7 @@ def _run_one(cls: type[Plugin], ctx: PluginContext) -> Outcome:
     start = boottime()
     try:
         plugin = cls()
-        if not plugin.applies(ctx.config):
+        if not plugin.applies(ctx):
             return Outcome(cls.name, "not needed")
         with step(f"plugin:{cls.name}"):
             plugin.apply(ctx)

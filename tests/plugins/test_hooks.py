@@ -4,21 +4,16 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import replace
 from pathlib import Path
 
+from goldentree import FACTS as LAB_FACTS
+
 from ltsp_client.config.model import Config
-from ltsp_client.plugins.base import StaticFacts
-from ltsp_client.plugins.hooks import HookResult, applet_key, hook_lines, run_hooks
+from ltsp_client.pluginkit.hooks import HookResult, applet_key, hook_lines, run_hooks
 from ltsp_client.run import run
 
-FACTS = StaticFacts(
-    device="eth0",
-    ip_address="192.168.67.20",
-    prefixlen=24,
-    mac_address="52:54:00:12:34:56",
-    gateway="192.168.67.1",
-    hostname="pc20",
-)
+FACTS = replace(LAB_FACTS, device="eth0", mac_address="52:54:00:12:34:56", hostname="pc20")
 
 
 def hooks(
@@ -133,7 +128,7 @@ def test_failure_is_returned_with_hint_and_output_logged(tmp_path: Path) -> None
 
 
 def test_timeout(tmp_path: Path) -> None:
-    config = Config(assigned={"POST_INIT_X": "sleep 20", "HOOK_TIMEOUT": "0.5"})
+    config = Config(assigned={"POST_INIT_X": "sleep 20", "HOOK_TIMEOUT": "1"})
     start = time.monotonic()
     result = hooks(config, tmp_path)
     assert time.monotonic() - start < 10

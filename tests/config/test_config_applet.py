@@ -227,7 +227,7 @@ def test_check_of_an_applet_file_warns_about_the_shared_guard(
 def test_check_without_config_reads_every_file_of_the_directory(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from ltsp_client.config import command
+    from ltsp_client.applets import config as command
 
     monkeypatch.setattr(command, "DEFAULT_CONFIG", tmp_path / "ltsp.conf")
     assert run(capsys, "check")[0] == 0  # no file at all: nothing to check

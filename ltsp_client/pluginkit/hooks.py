@@ -21,14 +21,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ltsp_client.config.model import Config
-from ltsp_client.errors import LtspError
+from ltsp_client.errors import ConfigError, LtspError
 from ltsp_client.log import boottime, step
-from ltsp_client.plugins.base import DEFAULT_HOOK_TIMEOUT, Facts
+from ltsp_client.pluginkit.expand import Facts
 from ltsp_client.run import Runner
 
 log = logging.getLogger(__name__)
 
-DEFAULT_TIMEOUT = float(DEFAULT_HOOK_TIMEOUT)
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 # Normalised section names contain only these, so they are safe as `case` patterns.
 SAFE_PATTERN = re.compile(r"^[-a-z0-9*.\/:?@_|]+$")
@@ -152,7 +151,10 @@ def run_hooks(
     env = hook_environment(
         phase=phase, applet=applet, root=root, config=config, facts=facts, exports=exports
     )
-    timeout = _timeout(config)
+    try:
+        timeout = float(config.number("HOOK_TIMEOUT"))
+    except ConfigError as exc:
+        return HookResult(target, len(lines), 0.0, exc)
     start = boottime()
     try:
         with step(f"hooks:{target}", lines=len(lines)):
@@ -167,11 +169,3 @@ def run_hooks(
         for text in stream.splitlines():
             log.info("%s: %s", target, text)
     return HookResult(target, len(lines), boottime() - start)
-
-
-def _timeout(config: Config) -> float:
-    text = config.get_str("HOOK_TIMEOUT")
-    try:
-        return float(text) if text else DEFAULT_TIMEOUT
-    except ValueError:
-        return DEFAULT_TIMEOUT

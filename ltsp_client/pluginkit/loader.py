@@ -14,9 +14,11 @@ style names, upstream helper names a plugin lists as aliases, or our names) and
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 import logging
 import os
+import pkgutil
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -24,7 +26,7 @@ from pathlib import Path
 
 from ltsp_client.config.model import Config
 from ltsp_client.paths import ADMIN_PLUGINS_DIR, inside
-from ltsp_client.plugins.base import BUILTINS, Plugin, Registry, collecting
+from ltsp_client.pluginkit.base import BUILTINS, Plugin, Registry, collecting
 
 log = logging.getLogger(__name__)
 
@@ -50,12 +52,37 @@ class Loaded:
     dropins: Mapping[str, Path] = field(default_factory=dict)
 
 
-def builtin_registry() -> Registry:
-    """Every built-in plugin (imported statically, so the frozen binary bundles them)."""
-    from ltsp_client.plugins import hostname
+BUILTIN_PACKAGE = "ltsp_client.plugins"
 
-    del hostname  # imported for its registration
+
+def builtin_modules(package: str = BUILTIN_PACKAGE) -> list[str]:
+    """The modules of the built-in plugin package, by name (one plugin each).
+
+    pkgutil also lists them in the frozen binary: the spec bundles every
+    ltsp_client module and keeps PyInstaller's pkgutil runtime hook.
+    """
+    path = importlib.import_module(package).__path__
+    return sorted(f"{package}.{m.name}" for m in pkgutil.iter_modules(path) if not m.ispkg)
+
+
+def builtin_registry() -> Registry:
+    """Every built-in plugin: each module of ltsp_client.plugins, imported once."""
+    for module in builtin_modules():
+        importlib.import_module(module)
     return BUILTINS.copy()
+
+
+def module_problems(package: str, registry: Registry) -> list[str]:
+    """Modules of `package` that do not register exactly one plugin of `registry`."""
+    by_module: dict[str, list[str]] = {m: [] for m in builtin_modules(package)}
+    for cls in registry:
+        if cls.__module__ in by_module:
+            by_module[cls.__module__].append(cls.name)
+    return [
+        f"{module} registers {len(names)} plugins {names}, not one"
+        for module, names in by_module.items()
+        if len(names) != 1
+    ]
 
 
 def load(root: Path, *, builtins: Registry | None = None) -> Loaded:

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from ltsp_client.config.model import Config
-from ltsp_client.plugins.loader import builtin_registry, load, omitted
+from ltsp_client.pluginkit.loader import builtin_registry, load, omitted
 
 DROPIN = '''
-from ltsp_client.plugins.base import Plugin, PluginContext
+from ltsp_client.pluginkit import Plugin, PluginContext
 
 
 class {cls}(Plugin, name="{name}", order={order}):
@@ -135,7 +135,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ltsp_client.plugins.base import Plugin, PluginContext
+from ltsp_client.pluginkit import Plugin, PluginContext
 
 
 @dataclass(frozen=True)

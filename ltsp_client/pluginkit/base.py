@@ -1,27 +1,29 @@
 """The plugin contract: a plugin is a subclass of `Plugin`, registered by subclassing.
 
-    class Hostname(Plugin, name="hostname", order=10):
-        params = (Param("HOSTNAME", default="ltsp%{IP}", help="..."),)
+    class Motd(Plugin, name="motd", order=55):
+        params = (Param("MOTD", help="text of /etc/motd"),)
+
+        def applies(self, ctx: PluginContext) -> bool:
+            return bool(ctx.text("MOTD"))
 
         def apply(self, ctx: PluginContext) -> None:
-            ctx.path("/etc/hostname").write_text(...)
+            ctx.write_file("/etc/motd", ctx.text("MOTD") + "\\n")
 
-Plugins write only under `ctx.root` (through `ctx.path()`), and run commands
-only through `ctx.runner`, so a test passes a temp dir and a scripted runner.
+Plugins write only under `ctx.root` (through the context's helpers or
+`ctx.path()`), and run commands only through `ctx.runner`, so a test passes a
+temp dir and a scripted runner.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
-from typing import ClassVar, Protocol
+from typing import TYPE_CHECKING, ClassVar
 
-from ltsp_client.config.model import Config
 from ltsp_client.config.params import Param, register_params
-from ltsp_client.paths import inside
-from ltsp_client.run import Runner
+
+if TYPE_CHECKING:
+    from ltsp_client.pluginkit.context import PluginContext
 
 # Order bands, as (first, last, meaning): see docs/plugins.md.
 ORDER_BANDS: tuple[tuple[int, int, str], ...] = (
@@ -31,25 +33,10 @@ ORDER_BANDS: tuple[tuple[int, int, str], ...] = (
     (60, 89, "users and sessions"),
     (90, 99, "final"),
 )
+# When a plugin can run: pid 1 before the real init (the only one run today),
+# then (later) as a systemd service, at login, in the user's session.
+STAGES = ("init", "service", "login", "session")
 NAME_RE = re.compile(r"^[a-z][a-z0-9-]*$")
-DEFAULT_HOOK_TIMEOUT = 300
-
-# Parameters of the framework itself (OMIT_*, PRE_/POST_ are in the upstream table).
-FRAMEWORK_PARAMS = (
-    Param(
-        "LTSP_STRICT",
-        kind="bool",
-        default="0",
-        help="1: a failing plugin or hook is fatal (like ltsp.strict on the kernel command line)",
-    ),
-    Param(
-        "HOOK_TIMEOUT",
-        kind="int",
-        default=str(DEFAULT_HOOK_TIMEOUT),
-        help="seconds a PRE_/POST_ hook script may run before it is killed",
-    ),
-)
-register_params(FRAMEWORK_PARAMS)
 
 
 def order_band(order: int) -> str:
@@ -59,67 +46,13 @@ def order_band(order: int) -> str:
     raise ValueError(f"plugin order {order} is outside 0-99")
 
 
-class Facts(Protocol):
-    """Network facts of the boot NIC (the boot helper's NetworkFacts has these fields)."""
-
-    @property
-    def device(self) -> str: ...
-    @property
-    def ip_address(self) -> str: ...
-    @property
-    def prefixlen(self) -> int: ...
-    @property
-    def mac_address(self) -> str: ...
-    @property
-    def gateway(self) -> str: ...
-    @property
-    def hostname(self) -> str: ...
-
-
-@dataclass(frozen=True)
-class StaticFacts:
-    """Facts given as values: for `--root` runs without a network, and for tests."""
-
-    device: str = ""
-    ip_address: str = ""
-    prefixlen: int = 0
-    mac_address: str = ""
-    gateway: str = ""
-    hostname: str = ""
-
-
-@dataclass(frozen=True)
-class PluginContext:
-    """What a plugin gets: the target root, the evaluated config, network facts, a runner.
-
-    `exports` collects values a plugin computes for the plugins and hooks after
-    it (the hostname plugin exports HOSTNAME); use `export()` to add one.
-    """
-
-    root: Path
-    config: Config
-    facts: Facts
-    runner: Runner
-    stage: str = "init"
-    exports: dict[str, str] = field(default_factory=dict)
-
-    def path(self, path: str | PurePosixPath) -> Path:
-        """`path` (absolute, as the client sees it) under the target root.
-
-        Symlinks are followed inside the root, so writing to the result
-        changes what the client will see, and never a file outside the root.
-        """
-        return inside(self.root, path)
-
-    def export(self, key: str, value: str) -> None:
-        self.exports[key] = value
-
-
 class Plugin:
     """Base class. Subclass with `name=` and `order=` to register a plugin.
 
     Class attributes:
-      params   the ltsp.conf parameters the plugin reads (validation and docs)
+      params   the ltsp.conf parameters the plugin reads, declared here once
+               (the owner is filled in with the plugin's name)
+      stages   the stages it runs in (default: only "init")
       aliases  upstream function names that also omit it through OMIT_FUNCTIONS
                or LTSP_SKIP_SCRIPTS (e.g. "networking_main", "config_hostname")
     """
@@ -127,6 +60,7 @@ class Plugin:
     name: ClassVar[str]
     order: ClassVar[int]
     params: ClassVar[tuple[Param, ...]] = ()
+    stages: ClassVar[tuple[str, ...]] = ("init",)
     aliases: ClassVar[tuple[str, ...]] = ()
     source: ClassVar[str] = "built-in"
 
@@ -135,13 +69,20 @@ class Plugin:
         if not NAME_RE.match(name):
             raise ValueError(f"plugin name {name!r}: use lowercase letters, digits and '-'")
         order_band(order)
+        unknown = [s for s in cls.stages if s not in STAGES]
+        if unknown or not cls.stages:
+            raise ValueError(f"plugin {name}: stages {cls.stages} must be some of {STAGES}")
         cls.name = name
         cls.order = order
-        register_params(cls.params)
+        cls.params = register_params(cls.params, owner=name)
         _SINKS[-1](cls)
 
-    def applies(self, config: Config) -> bool:
-        """Whether there is work to do for this config (default: always)."""
+    def applies(self, ctx: PluginContext) -> bool:
+        """Whether there is work to do here (default: always).
+
+        Return False when the config asks for nothing or the root lacks what
+        the plugin configures (no display manager installed): "not needed".
+        """
         return True
 
     def apply(self, ctx: PluginContext) -> None:

@@ -2,26 +2,54 @@
 
 from __future__ import annotations
 
+import importlib
 import inspect
 import re
+import sys
 import textwrap
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from ltsp_client.config.model import Config
-from ltsp_client.plugins.base import (
-    BUILTINS,
-    NAME_RE,
-    Plugin,
-    PluginContext,
-    Registry,
-    collecting,
-    order_band,
-)
-from ltsp_client.plugins.loader import builtin_registry
+from ltsp_client.pluginkit import Plugin, PluginContext
+from ltsp_client.pluginkit.base import BUILTINS, NAME_RE, Registry, collecting, order_band
+from ltsp_client.pluginkit.loader import builtin_modules, builtin_registry, module_problems
 
 PLUGINS = list(builtin_registry())
+
+
+def test_every_builtin_module_registers_one_plugin() -> None:
+    assert "ltsp_client.plugins.hostname" in builtin_modules()
+    assert module_problems("ltsp_client.plugins", builtin_registry()) == []
+
+
+@pytest.fixture
+def fake_package(tmp_path: Path) -> Iterator[str]:
+    """A package `fakeplugins` with one good module and one that registers nothing."""
+    package = tmp_path / "fakeplugins"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "good.py").write_text(
+        "from ltsp_client.pluginkit import Plugin\n"
+        "class Good(Plugin, name='fake-good', order=20):\n"
+        "    'Good.'\n"
+    )
+    (package / "helpers.py").write_text("X = 1\n")
+    sys.path.insert(0, str(tmp_path))
+    yield "fakeplugins"
+    sys.path.remove(str(tmp_path))
+    for name in [m for m in sys.modules if m.startswith("fakeplugins")]:
+        del sys.modules[name]
+
+
+def test_a_module_without_a_plugin_is_reported(fake_package: str) -> None:
+    with collecting() as found:
+        for module in builtin_modules(fake_package):
+            importlib.import_module(module)
+    problems = module_problems(fake_package, Registry({c.name: c for c in found}))
+    assert problems == ["fakeplugins.helpers registers 0 plugins [], not one"]
 
 
 def test_there_are_builtin_plugins() -> None:
@@ -36,8 +64,8 @@ def test_name_order_and_docs(cls: type[Plugin]) -> None:
     assert inspect.getdoc(cls), "a plugin says what it does in its docstring"
     assert cls.apply is not Plugin.apply
     for param in cls.params:
-        assert re.fullmatch(r"[A-Z][A-Z0-9_]*", param.key), param.key
-        assert len(param.help) > 10, f"{cls.name}: {param.key} needs a help text"
+        assert re.fullmatch(r"[A-Z][A-Z0-9_]*", param.name), param.name
+        assert len(param.help) > 10, f"{cls.name}: {param.name} needs a help text"
 
 
 def docstring_example(cls: type[Plugin]) -> str:
@@ -63,7 +91,7 @@ def test_docstring_example_parses(cls: type[Plugin], tmp_path: Path) -> None:
         environ={},
     )
     assert isinstance(result, Config)
-    declared = {p.key for p in cls.params}
+    declared = {p.name for p in cls.params}
     assert set(result.assigned) & declared, "the example sets the plugin's own parameters"
 
 
@@ -122,7 +150,7 @@ def test_params_are_known_to_the_config_checker() -> None:
 
     for cls in PLUGINS:
         for param in cls.params:
-            assert find_param(param.key) == param
+            assert find_param(param.name) == param
     for key in ("LTSP_STRICT", "HOOK_TIMEOUT", "OMIT_PLUGINS", "OMIT_FUNCTIONS"):
         found = find_param(key)
         assert found is not None and found.help

@@ -12,10 +12,10 @@ from ltsp_client.appcontext import Context
 from ltsp_client.config.kernelvars import parse_kernel_vars
 from ltsp_client.config.loader import read_conf
 from ltsp_client.config.model import Identity
-from ltsp_client.config.params import register_params
 from ltsp_client.config.sections import evaluate_files
 from ltsp_client.config.validate import Problem, annotate, check_applet_conf, check_bytes
 from ltsp_client.errors import LtspError
+from ltsp_client.pluginkit.paramdoc import all_params
 
 DEFAULT_CONFIG = Path("/etc/ltsp/ltsp.conf")
 
@@ -98,7 +98,7 @@ def shell_quote(value: str) -> str:
 
 
 def check(options: argparse.Namespace) -> int:
-    _register_plugin_params()
+    all_params()  # the built-in plugins declare theirs: check knows every one
     paths: list[Path] = [options.config] if options.config else _default_files()
     if not paths:
         print(f"ltsp config: no {DEFAULT_CONFIG}: nothing to check", file=sys.stderr)
@@ -138,17 +138,6 @@ def _default_files() -> list[Path]:
         return []
     others = sorted(DEFAULT_CONFIG.parent.glob("ltsp-*.conf"))
     return [p for p in (DEFAULT_CONFIG, *others) if p.is_file()]
-
-
-def _register_plugin_params() -> None:
-    """Plugins declare their own parameters; check knows them too (if plugins import)."""
-    try:
-        from ltsp_client.plugins.loader import builtin_registry
-
-        for plugin in builtin_registry():
-            register_params(plugin.params)
-    except (ImportError, AttributeError):
-        pass  # plugins are another area's code; check still works with the upstream table
 
 
 def _write(text: str) -> None:

@@ -6,12 +6,13 @@ import json
 from pathlib import Path
 
 import pytest
+from goldentree import FakeRunner
 
-from conftest import FakeRunner
 from ltsp_client.config.model import Config
 from ltsp_client.errors import LtspError
-from ltsp_client.plugins.base import Plugin, PluginContext, Registry, StaticFacts, collecting
-from ltsp_client.plugins.stage import StageError, run_plugins
+from ltsp_client.pluginkit import Plugin, PluginContext, StaticFacts
+from ltsp_client.pluginkit.base import Registry, collecting
+from ltsp_client.pluginkit.runner import StageError, run_plugins
 
 ran: list[str] = []
 
@@ -43,8 +44,8 @@ def registry() -> Registry:
         class Idle(Plugin, name="idle", order=30):
             """Only works when asked."""
 
-            def applies(self, config: Config) -> bool:
-                return config.get_bool("IDLE_WORK")
+            def applies(self, ctx: PluginContext) -> bool:
+                return ctx.config.get_bool("IDLE_WORK")
 
             def apply(self, ctx: PluginContext) -> None:
                 ran.append(self.name)
@@ -120,3 +121,61 @@ def test_omitted_and_applies(tmp_path: Path) -> None:
     assert ran == ["exporter", "idle", "reader:42"]
     assert summary.names("omitted") == ["broken", "buggy"]
     assert summary.outcomes[1].detail == "OMIT_PLUGINS"
+
+
+def test_only_plugins_of_the_current_stage_run(tmp_path: Path) -> None:
+    with collecting() as found:
+
+        class Session(Plugin, name="session-only", order=70):
+            """Runs in the user's session."""
+
+            stages = ("session",)
+
+            def apply(self, ctx: PluginContext) -> None:
+                ran.append(self.name)
+
+        class Both(Plugin, name="both", order=71):
+            """Runs at init and in the session."""
+
+            stages = ("init", "session")
+
+            def apply(self, ctx: PluginContext) -> None:
+                ran.append(f"{self.name}:{ctx.stage}")
+
+    plugins = Registry({cls.name: cls for cls in found})
+    init = run_plugins(plugins, context(tmp_path))
+    assert ran == ["both:init"]
+    assert [o.name for o in init.outcomes] == ["both"], "other stages' plugins are not listed"
+    ran.clear()
+    session = PluginContext(tmp_path, Config(), StaticFacts(), FakeRunner(), stage="session")
+    run_plugins(plugins, session)
+    assert ran == ["session-only", "both:session"]
+
+
+def test_applies_sees_the_root(tmp_path: Path) -> None:
+    with collecting() as found:
+
+        class Dm(Plugin, name="dm", order=60):
+            """Configures a display manager, if the image has one."""
+
+            def applies(self, ctx: PluginContext) -> bool:
+                return ctx.path("/usr/sbin/lightdm").exists()
+
+            def apply(self, ctx: PluginContext) -> None:
+                ran.append(self.name)
+
+    plugins = Registry({cls.name: cls for cls in found})
+    assert run_plugins(plugins, context(tmp_path)).names("not needed") == ["dm"]
+    (tmp_path / "usr/sbin").mkdir(parents=True)
+    (tmp_path / "usr/sbin/lightdm").write_text("")
+    assert run_plugins(plugins, context(tmp_path)).names("ok") == ["dm"]
+    assert ran == ["dm"]
+
+
+def test_unknown_stage_is_refused() -> None:
+    with collecting(), pytest.raises(ValueError, match="stages"):
+
+        class Bad(Plugin, name="bad-stage", order=20):
+            """Wrong stage."""
+
+            stages = ("boot",)
