@@ -14,7 +14,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from frz_frozen import frozen_tree
+from lab.ourstack import frozen_tree
 
 CHROOT = Path("/var/tmp/ltsp-frz-bullseye")
 MIRROR = "http://deb.debian.org/debian"

@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 import pytest
-from frz_frozen import frozen_tree
+from lab.ourstack import frozen_tree
 
 import ltsp_client
 from ltsp_client.server.cpio import Archive, write_segments
