@@ -48,9 +48,10 @@ class Host:
         self.facts = facts
 
     def conf_files(self, applet: str) -> list[Path]:
-        """ltsp.conf and ltsp-APPLET.conf, those that exist, in evaluation order."""
-        names = ["ltsp.conf", f"ltsp-{applet}.conf"]
-        return [self.etc_dir / n for n in names if (self.etc_dir / n).exists()]
+        """ltsp.conf and ltsp-APPLET.conf, those we may read, in evaluation order (upstream
+        skips an unreadable one: an admin may keep ltsp.conf 0660 for group sudo)."""
+        paths = [self.etc_dir / n for n in ("ltsp.conf", f"ltsp-{applet}.conf")]
+        return [p for p in paths if p.is_file() and os.access(p, os.R_OK)]
 
     @property
     def is_client(self) -> bool:
@@ -109,21 +110,23 @@ def run_applet(entry: Entry, ctx: Context, args: list[str], host: Host) -> int:
     The boot stages (`init`, `initrd-bottom`) do all of this themselves.
     """
     from ltsp_client import log as logsetup
-    from ltsp_client.config import Identity, evaluate
+    from ltsp_client.config import Identity
+    from ltsp_client.config.loader import read_conf
     from ltsp_client.config.model import TRUE_WORDS, Config
+    from ltsp_client.config.sections import evaluate_files
 
     files = host.conf_files(ctx.applet)
     config = Config()
     facts: Facts | None = None
     if files:
         facts = (host.facts or host_facts)(host)
-        config = evaluate(
+        config = evaluate_files(
             applet=ctx.applet,
             identity=Identity(facts.mac_address, facts.ip_address, facts.hostname),
             is_client=host.is_client,
-            config_dir=host.etc_dir,
+            files=[read_conf(path) for path in files],
             environ={**host.environ, **ctx.variables()},
-        )
+        ).config()
         ctx = ctx.with_config(config, config)
 
     def value(name: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 
 import pytest
@@ -263,3 +264,17 @@ def test_debug_log_file_per_invocation_and_debug_log_0(
     (host.etc_dir / "ltsp.conf").write_text("[common]\nDEBUG_LOG=0\n")
     assert cli.main(["info", "fourth"], host=host) == 0
     assert not log_file.exists()
+
+
+def test_unreadable_ltsp_conf_is_skipped_as_upstream_does(
+    host: Host, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """An admin may keep ltsp.conf 0660 for group sudo: other users' commands still run."""
+    seen: list[Context] = []
+    monkeypatch.setattr(cli, "resolve", lambda name: lambda ctx, args: seen.append(ctx) or 0)
+    conf = host.etc_dir / "ltsp.conf"
+    conf.write_text('[server]\nHOME_DIR=/conf/home\nPRE_INFO_X="exit 1"\n')
+    real_access = os.access
+    monkeypatch.setattr(os, "access", lambda p, mode: p != conf and real_access(p, mode))
+    assert cli.main(["info"], host=host) == 0
+    assert seen[-1].home_dir == Path("/home") and seen[-1].config is None
