@@ -28,33 +28,33 @@ class HardTimeoutError(Exception):
     """A qemu test, or one of its fixtures, ran past its hard timeout."""
 
 
-def limit(item: pytest.Item, phase: str) -> int | None:
+def limit(item: pytest.Item, phase: str) -> float | None:
     """Seconds allowed for this phase of the item, or None (not a qemu test)."""
     marker = item.get_closest_marker("qemu")
     if marker is None:
         return None
     if phase == "setup":
-        return int(marker.kwargs.get("setup_timeout", SETUP_TIMEOUT))
+        return float(marker.kwargs.get("setup_timeout", SETUP_TIMEOUT))
     if phase == "teardown":
-        return int(marker.kwargs.get("teardown_timeout", TEARDOWN_TIMEOUT))
-    return int(marker.kwargs.get("timeout", CALL_TIMEOUT))
+        return float(marker.kwargs.get("teardown_timeout", TEARDOWN_TIMEOUT))
+    return float(marker.kwargs.get("timeout", CALL_TIMEOUT))
 
 
 @contextmanager
-def alarm(seconds: int | None, what: str) -> Iterator[None]:
+def alarm(seconds: float | None, what: str) -> Iterator[None]:
     if seconds is None:
         yield
         return
 
     def expire(signum: int, frame: FrameType | None) -> None:
-        raise HardTimeoutError(f"hard timeout: {what} ran longer than {seconds}s")
+        raise HardTimeoutError(f"hard timeout: {what} ran longer than {seconds:g}s")
 
     previous = signal.signal(signal.SIGALRM, expire)
-    signal.alarm(seconds)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
     try:
         yield
     finally:
-        signal.alarm(0)
+        signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
 
 

@@ -24,15 +24,15 @@ def stuck_teardown():
     yield
     time.sleep(60)  # a lab that never goes down
 
-@pytest.mark.qemu(timeout=30, setup_timeout=1)
+@pytest.mark.qemu(timeout=30, setup_timeout=0.3)
 def test_needs_a_lab(lab):
     pass
 
-@pytest.mark.qemu(timeout=1)
+@pytest.mark.qemu(timeout=0.3)
 def test_hangs():
     time.sleep(60)
 
-@pytest.mark.qemu(timeout=30, teardown_timeout=1)
+@pytest.mark.qemu(timeout=30, teardown_timeout=0.3)
 def test_last(stuck_teardown):
     pass
 """
@@ -52,6 +52,6 @@ def test_hanging_module_fixture_test_and_teardown_are_cut(tmp_path: Path) -> Non
     assert proc.returncode == 1, out
     assert "ERROR at setup of test_needs_a_lab" in out, out
     assert "hard timeout: setup of" in out and "(fixtures included)" in out, out
-    assert "hard timeout: " in out and "test_hangs ran longer than 1s" in out, out
+    assert "hard timeout: " in out and "test_hangs ran longer than 0.3s" in out, out
     assert "ERROR at teardown of test_last" in out, out
     assert "1 failed, 1 passed, 2 errors" in out, out
