@@ -6,6 +6,7 @@ may be a hash). Formatting gives back the exact colon-separated lines.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -189,3 +190,27 @@ def format_db(db: AccountDb) -> dict[str, str]:
         "shadow": text(s.line() for s in db.shadow),
         "gshadow": text(gshadow.get(g.name, GShadow(g.name)).line(g.members) for g in db.groups),
     }
+
+
+def set_system_group(
+    groups: Iterable[Group], name: str, members: Iterable[str], ids: IdRange
+) -> list[Group]:
+    """`groups` with NAME's members set exactly; a missing NAME gets the highest free system gid."""
+    out = list(groups)
+    wanted = tuple(dict.fromkeys(members))
+    for index, group in enumerate(out):
+        if group.name == name:
+            out[index] = Group(group.name, group.password, group.gid, wanted)
+            return out
+    used = {g.gid for g in out}
+    gid = next((n for n in range(ids.gid_min - 1, 99, -1) if n not in used), None)
+    if gid is None:
+        raise LtspError(f"no free system gid for the group {name}", hint="remove unused groups")
+    return [*out, Group(name, "x", gid, wanted)]
+
+
+def give_to_shadow_group(path: Path, groups: Iterable[Group]) -> None:
+    """shadow/gshadow belong to root:shadow (when we are root and the group exists)."""
+    gid = next((g.gid for g in groups if g.name == "shadow"), None)
+    if gid is not None and os.geteuid() == 0:
+        os.chown(path, 0, gid)
