@@ -1,0 +1,75 @@
+#!/usr/bin/env python3
+"""What `ltsp login` adds to a login: SSH password check + SSHFS mount, against loopback sshd.
+
+    python3 benchmarks/login_time.py [--rounds N]
+
+Runs as root (mounts). Per round, as pam_exec would: `ltsp login` (PAM_TYPE=auth,
+the password on stdin) for a server user whose home is not mounted (sshfs mount),
+again for a second session (ssh check only), and a wrong password. The process
+is `python3 -m ltsp_client` (the frozen binary starts faster). A local login runs
+nothing of ours (pam_unix only), so these times are the whole difference.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests/login"))
+
+import sshserver  # noqa: E402
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--rounds", type=int, default=5)
+    rounds = parser.parse_args().rounds
+    user = sshserver.TestUser("bench", "bench pw", 41900)
+    with tempfile.TemporaryDirectory(prefix="ltsp-login-bench-") as tmp:
+        server = sshserver.start(Path(tmp) / "sshd", [user])
+        try:
+            client = Path(tmp) / "client"
+            (client / "etc/ltsp").mkdir(parents=True)
+            (client / "etc/passwd").write_text(user.passwd_line(Path("/home/bench")))
+            (client / "etc/shadow").write_text("bench:pamltsp:::::::\n")
+            (client / "etc/ltsp/ssh_known_hosts").write_text(server.known_hosts_line + "\n")
+            (client / "etc/ltsp/login.json").write_text(
+                f'{{"ssh_server": "127.0.0.1", "ssh_options": ["-p", "{server.port}"]}}\n'
+            )
+            env = {**os.environ, "PAM_USER": "bench", "PAM_TYPE": "auth", "PYTHONPATH": str(ROOT)}
+            argv = [sys.executable, "-m", "ltsp_client", "login", "--root", str(client)]
+            home = client / "home/bench"
+            times: dict[str, list[float]] = {
+                "first session (mount)": [],
+                "second session": [],
+                "wrong password": [],
+            }
+            for _ in range(rounds):
+                for label, password in (
+                    ("first session (mount)", user.password),
+                    ("second session", user.password),
+                    ("wrong password", "nope"),
+                ):
+                    start = time.monotonic()
+                    subprocess.run(argv, input=password + "\0", env=env, text=True, check=False,
+                                   capture_output=True)  # fmt: skip
+                    times[label].append(time.monotonic() - start)
+                subprocess.run(["fusermount3", "-u", str(home)], check=False)
+            for label, values in times.items():
+                median = statistics.median(values)
+                spread = f"min {min(values):.2f}, max {max(values):.2f}, n={len(values)}"
+                print(f"{label:<24} median {median:.2f} s  ({spread})")
+        finally:
+            server.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
