@@ -46,7 +46,9 @@ APPLETS: dict[str, AppletInfo] = {
         "ltsp_client.login.pam:main",
         "authenticate server users (SSH) and mount SSHFS homes (run by pam_exec)",
     ),
-    "session": AppletInfo("client", "", "wrap a desktop session", "the login issue (roadmap 3)"),
+    "session": AppletInfo(
+        "client", "ltsp_client.login.session:main", "wrap a desktop session (one per user)"
+    ),
     "remoteapps": AppletInfo(
         "client", "ltsp_client.login.remoteapps:main", "run applications on the server over ssh -X"
     ),

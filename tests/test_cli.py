@@ -42,7 +42,7 @@ def test_version(capsys: pytest.CaptureFixture[str]) -> None:
     assert capsys.readouterr().out.startswith("ltsp ")
 
 
-@pytest.mark.parametrize("applet", ["session"])
+@pytest.mark.parametrize("applet", ["service"])
 def test_later_applets_say_so_and_fail(applet: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main([applet]) == 1
     err = capsys.readouterr().err
