@@ -7,9 +7,11 @@ Reads are typed by the parameter table (`setting`, `flag`, `number`, `text`,
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+from typing import Protocol
 
 from ltsp_client.config.model import Config, Setting
 from ltsp_client.paths import inside
@@ -31,11 +33,25 @@ class StaticFacts:
     hostname: str = ""
 
 
+class Kernel(Protocol):
+    """What a plugin may change in the running kernel (only when the root is `/`)."""
+
+    def sethostname(self, name: str) -> None: ...
+
+
+class LiveKernel:
+    """The real one: sethostname(2)."""
+
+    def sethostname(self, name: str) -> None:
+        socket.sethostname(name)
+
+
 @dataclass(frozen=True)
 class PluginContext:
     """The target root, the evaluated config, network facts, a runner, and the stage.
 
-    `exports` collects values a plugin computes for the plugins and hooks after
+    `kernel` changes the running system (sethostname); plugins use it only when
+    `is_live`. `exports` collects values a plugin computes for the plugins and hooks after
     it (the hostname plugin exports HOSTNAME); use `export()` to add one.
     """
 
@@ -45,6 +61,12 @@ class PluginContext:
     runner: Runner
     stage: str = "init"
     exports: dict[str, str] = field(default_factory=dict)
+    kernel: Kernel = field(default_factory=LiveKernel)
+
+    @property
+    def is_live(self) -> bool:
+        """True when the root is `/` (the client itself), not a tree given with --root or a test."""
+        return self.root == Path("/")
 
     # --- where -----------------------------------------------------------
     def path(self, path: str | PurePosixPath) -> Path:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 
 from ltsp_client.errors import LtspError
@@ -10,12 +11,15 @@ from ltsp_client.pluginkit import Param, Plugin, PluginContext
 VALID_HOSTNAME = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
 DEFAULT_HOSTS = "127.0.0.1\tlocalhost\n"
 
+log = logging.getLogger(__name__)
+
 
 class Hostname(Plugin, name="hostname", order=10):
     """Name the client, from HOSTNAME (default `ltsp%{IP}`).
 
-    Writes /etc/hostname (systemd sets the kernel hostname from it) and the
-    127.0.1.1 line of /etc/hosts, keeping the other lines.
+    Writes /etc/hostname and the 127.0.1.1 line of /etc/hosts (keeping the
+    other lines); on the client itself (root `/`) also sets the kernel
+    hostname at once, so the old name is not seen until systemd starts.
 
     Example::
 
@@ -58,6 +62,16 @@ class Hostname(Plugin, name="hostname", order=10):
         ctx.write_file("/etc/hostname", name + "\n")
         ctx.write_file("/etc/hosts", with_loopback_name(hosts, names))
         ctx.export("HOSTNAME", name)
+        if ctx.is_live:
+            set_kernel_hostname(ctx, name)
+
+
+def set_kernel_hostname(ctx: PluginContext, name: str) -> None:
+    """sethostname(2); a refusal is only logged: systemd sets it from /etc/hostname too."""
+    try:
+        ctx.kernel.sethostname(name)
+    except OSError as exc:
+        log.warning("cannot set the kernel hostname to %s: %s", name, exc.strerror or exc)
 
 
 def with_loopback_name(hosts: str, names: str) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -236,3 +238,19 @@ def test_check_without_config_reads_every_file_of_the_directory(
     code, out, err = run(capsys, "check")
     assert code == 1 and f"{tmp_path}/ltsp-init.conf:2: RELOGIN: error" in out
     assert "ltsp.conf, " in err
+
+
+def test_check_knows_every_plugins_parameters_in_a_fresh_process(tmp_path: Path) -> None:
+    """`check` imports the built-in plugins itself: HOSTNAME is the hostname plugin's."""
+    conf = write(tmp_path, "[clients]\nHOSTNAME=pc%{IP}\nSEARCH_DOMAIN=lan\nRELOGIN=maybe\n")
+    proc = subprocess.run(
+        [sys.executable, "-m", "ltsp_client", "config", "check", "--config", str(conf)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    assert "unknown parameter" not in proc.stdout, proc.stdout
+    assert "RELOGIN is a boolean, not 'maybe'" in proc.stdout
+    assert proc.returncode == 1

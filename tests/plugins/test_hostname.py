@@ -5,13 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from goldentree import FACTS, FakeRoot, apply_plugin, client_config
+from goldentree import FACTS, FakeRoot, FakeRunner, apply_plugin, client_config
 
 from ltsp_client.config.model import Config
 from ltsp_client.errors import LtspError
 from ltsp_client.pluginkit import PluginContext, StaticFacts
 from ltsp_client.pluginkit.expand import host_part
-from ltsp_client.plugins.hostname import Hostname, with_loopback_name
+from ltsp_client.plugins.hostname import Hostname, set_kernel_hostname, with_loopback_name
 
 DATA = Path(__file__).parent / "data"
 IPV6_BLOCK = (
@@ -32,8 +32,9 @@ def debian_root(fake_root: FakeRoot) -> FakeRoot:
 
 
 def apply(root: FakeRoot, config: Config, facts: StaticFacts = FACTS) -> PluginContext:
-    ctx = apply_plugin(Hostname, root, config, facts)
-    assert ctx is not None and ctx.runner.calls == [], "the hostname plugin runs no commands"  # type: ignore[attr-defined]
+    runner = FakeRunner()
+    ctx = apply_plugin(Hostname, root, config, facts, runner=runner)
+    assert ctx is not None and runner.calls == [], "the hostname plugin runs no commands"
     return ctx
 
 
@@ -125,3 +126,37 @@ def test_hosts_written_through_an_absolute_link_inside_the_root(fake_root: FakeR
         "etc/hosts": "-> /run/hosts",
         "run/hosts": "127.0.0.1\tlocalhost\n127.0.1.1\tltsp20\n",
     }
+
+
+class RecordingKernel:
+    def __init__(self, error: OSError | None = None) -> None:
+        self.names: list[str] = []
+        self.error = error
+
+    def sethostname(self, name: str) -> None:
+        self.names.append(name)
+        if self.error is not None:
+            raise self.error
+
+
+def test_kernel_hostname_is_left_alone_under_another_root(fake_root: FakeRoot) -> None:
+    kernel = RecordingKernel()
+    ctx = PluginContext(fake_root.path, Config(), FACTS, FakeRunner(), kernel=kernel)
+    assert not ctx.is_live
+    Hostname().apply(ctx)
+    assert kernel.names == [], "never rename the machine running a test or `ltsp init --root`"
+
+
+def test_kernel_hostname_is_set_on_the_live_client() -> None:
+    kernel = RecordingKernel()
+    ctx = PluginContext(Path("/"), Config(), FACTS, FakeRunner(), kernel=kernel)
+    assert ctx.is_live
+    set_kernel_hostname(ctx, "ltsp20")
+    assert kernel.names == ["ltsp20"]
+
+
+def test_a_refused_sethostname_is_only_a_warning(caplog: pytest.LogCaptureFixture) -> None:
+    kernel = RecordingKernel(PermissionError(1, "Operation not permitted"))
+    ctx = PluginContext(Path("/"), Config(), FACTS, FakeRunner(), kernel=kernel)
+    set_kernel_hostname(ctx, "ltsp20")
+    assert "cannot set the kernel hostname to ltsp20: Operation not permitted" in caplog.text
