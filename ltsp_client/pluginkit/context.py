@@ -7,7 +7,6 @@ Reads are typed by the parameter table (`setting`, `flag`, `number`, `text`,
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -43,6 +42,8 @@ class LiveKernel:
     """The real one: sethostname(2)."""
 
     def sethostname(self, name: str) -> None:
+        import socket  # only on the live client
+
         socket.sethostname(name)
 
 

@@ -10,9 +10,9 @@ No fsync: at boot the root is a tmpfs overlay that dies with the machine.
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
 
@@ -20,6 +20,7 @@ from ltsp_client.errors import LtspError
 from ltsp_client.paths import inside
 
 DIR_MODE = 0o755
+_SERIAL = itertools.count()
 CRON_NAME_RE = re.compile(r"^[A-Za-z0-9_-]+$")  # cron ignores cron.d files with other names
 
 
@@ -42,16 +43,26 @@ def write_file(root: Path, path: str | PurePosixPath, content: str | bytes, mode
     target = inside(root, path)
     target.parent.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
     data = content.encode("utf-8") if isinstance(content, str) else content
-    fd, temp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".ltsp")
+    fd, temp = _create_temp(target)
     try:
         with os.fdopen(fd, "wb") as stream:
             stream.write(data)
             os.fchmod(stream.fileno(), mode)
         os.replace(temp, target)
     except BaseException:
-        Path(temp).unlink(missing_ok=True)
+        temp.unlink(missing_ok=True)
         raise
     return target
+
+
+def _create_temp(target: Path) -> tuple[int, Path]:
+    """A new file next to `target` (no `tempfile`: it costs pid 1 an import of `random`)."""
+    while True:
+        temp = target.with_name(f".{target.name}.{os.getpid()}.{next(_SERIAL)}.ltsp")
+        try:
+            return os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), temp
+        except FileExistsError:
+            continue
 
 
 def read_text(root: Path, path: str | PurePosixPath) -> str | None:

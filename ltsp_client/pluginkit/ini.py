@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path, PurePosixPath
-
-from configobj import ConfigObj, ConfigObjError, Section
+from typing import TYPE_CHECKING
 
 from ltsp_client.errors import LtspError
 from ltsp_client.pluginkit import files
+
+if TYPE_CHECKING:
+    from configobj import ConfigObj, Section
 
 # Section "" means the keys before the first [section].
 IniChanges = Mapping[str, Mapping[str, str | None]]
@@ -21,6 +23,8 @@ IniChanges = Mapping[str, Mapping[str, str | None]]
 
 def edit_ini(root: Path, path: str | PurePosixPath, changes: IniChanges, mode: int) -> Path:
     """Set (or with None, remove) `changes[section][key]` in `path`, creating what is missing."""
+    from configobj import ConfigObj, ConfigObjError  # only when a plugin edits INI files
+
     old = files.read_text(root, path) or ""
     try:
         ini = ConfigObj(
