@@ -172,9 +172,9 @@ def test_every_parameter_has_an_owner() -> None:
 
 
 def test_a_parameter_declared_twice_is_an_error() -> None:
-    with pytest.raises(DuplicateParamError, match="RELOGIN is declared by display-manager"):
-        register_params([Param("RELOGIN", "bool", "1", "again")], owner="display-manager")
-    assert KNOWN_PARAMS["RELOGIN"].owner == "upstream: 55-display-manager", "unchanged"
+    with pytest.raises(DuplicateParamError, match="X_DRIVER is declared by display-manager"):
+        register_params([Param("X_DRIVER", "str", "", "again")], owner="display-manager")
+    assert KNOWN_PARAMS["X_DRIVER"].owner == "upstream: 55-xorg-conf", "unchanged"
 
 
 def test_a_plugin_declaring_a_table_parameter_fails_at_import() -> None:

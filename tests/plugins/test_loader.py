@@ -36,10 +36,10 @@ def test_no_dropin_dir_gives_the_builtins(tmp_path: Path) -> None:
 
 def test_dropin_adds_a_plugin(tmp_path: Path) -> None:
     path = plugins_dir(tmp_path) / "wallpaper.py"
-    path.write_text(DROPIN.format(cls="Wallpaper", name="wallpaper", order=55))
+    path.write_text(DROPIN.format(cls="Wallpaper", name="wallpaper", order=99))
     loaded = load(tmp_path)
     cls = loaded.registry.get("wallpaper")
-    assert cls is not None and cls.order == 55 and cls.source == str(path)
+    assert cls is not None and cls.order == 99 and cls.source == str(path)
     assert loaded.registry.names()[-1] == "wallpaper"
     assert "hostname" in loaded.registry
     assert "wallpaper" not in builtin_registry(), "a drop-in never leaks into the built-ins"
@@ -106,7 +106,7 @@ def config(**values: str) -> Config:
     [
         ({"OMIT_PLUGINS": "cups hostname"}, "OMIT_PLUGINS"),
         ({"OMIT_FUNCTIONS": "hostname_main"}, "OMIT_FUNCTIONS (hostname_main)"),
-        ({"OMIT_FUNCTIONS": "pam_main networking_main"}, "OMIT_FUNCTIONS (networking_main)"),
+        ({"OMIT_FUNCTIONS": "frobnicate_main networking_main"}, "OMIT_FUNCTIONS (networking_main)"),
         ({"OMIT_FUNCTIONS": "config_hostname"}, "OMIT_FUNCTIONS (config_hostname)"),
         ({"OMIT_FUNCTIONS": "hostname"}, "OMIT_FUNCTIONS (hostname)"),
         ({"LTSP_SKIP_SCRIPTS": "snap,networking"}, "LTSP_SKIP_SCRIPTS (networking)"),
