@@ -15,7 +15,7 @@ KEYRING = "/usr/bin/gnome-keyring-daemon"
 CONTROLS = {"Primary": "[success=end default=ignore]", "Additional": "optional"}
 
 
-def profile(auth_type: str) -> str:
+def profile(auth_type: str, command: str = LOGIN) -> str:
     """A pam-auth-update profile: our auth line after pam_unix, our session line."""
     return (
         "Name: SSH based authentication for LTSP\n"
@@ -23,11 +23,11 @@ def profile(auth_type: str) -> str:
         "Priority: 0\n"
         f"Auth-Type: {auth_type}\n"
         "Auth:\n"
-        f"\t{CONTROLS[auth_type]} pam_exec.so expose_authtok seteuid stdout quiet {LOGIN}\n"
+        f"\t{CONTROLS[auth_type]} pam_exec.so expose_authtok seteuid stdout quiet {command}\n"
         "Session-Interactive-Only: yes\n"
         "Session-Type: Additional\n"
         "Session:\n"
-        f"\toptional pam_exec.so seteuid stdout quiet {LOGIN}\n"
+        f"\toptional pam_exec.so seteuid stdout quiet {command}\n"
     )
 
 

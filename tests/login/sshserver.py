@@ -29,6 +29,11 @@ class TestUser:
         return f"{self.name}:x:{self.uid}:{self.uid}:{self.name}:{home}:/bin/sh\n"
 
 
+ALICE = TestUser("alice", "s3cret pw", 41500)
+BOB = TestUser("bob", "b0b", 41501)
+KIOSK = TestUser("kiosk", "k10sk/+", 41502)
+
+
 @dataclass
 class SshServer:
     port: int

@@ -18,25 +18,14 @@ from pathlib import Path
 import fakebus
 import pytest
 import sshserver
+from sshserver import ALICE, BOB, KIOSK
 
 from ltsp_client.login import homes, pam
 from ltsp_client.login.account import lookup
 from ltsp_client.login.settings import LoginSettings
 from ltsp_client.run import Result, run
 
-ALICE = sshserver.TestUser("alice", "s3cret pw", 41500)
-BOB = sshserver.TestUser("bob", "b0b", 41501)
-KIOSK = sshserver.TestUser("kiosk", "k10sk/+", 41502)
 REPO = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[sshserver.SshServer]:
-    assert os.geteuid() == 0, "these tests mount homes: run them as root"
-    sshserver.need("ssh", "sshfs", "fusermount3", "/dev/fuse")
-    srv = sshserver.start(tmp_path_factory.mktemp("sshd"), [ALICE, BOB, KIOSK])
-    yield srv
-    srv.stop()
 
 
 class Recorder:
