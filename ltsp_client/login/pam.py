@@ -42,6 +42,8 @@ from ltsp_client.login.ssh import (
 from ltsp_client.run import Runner, run
 
 log = logging.getLogger("ltsp-login")
+# not __doc__: the frozen binary is built with optimize=2 (no docstrings)
+DESCRIPTION = "authenticate server users over SSH and mount their homes (run by pam_exec)"
 
 
 @dataclass(frozen=True)
@@ -237,7 +239,7 @@ def _setup_logging() -> None:
 
 
 def main(ctx: Context, args: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="ltsp login", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="ltsp login", description=DESCRIPTION)
     parser.add_argument("--root", type=Path, default=Path("/"), help=argparse.SUPPRESS)
     parser.add_argument("--unmount-after-logout", metavar="USER", help="(run by the session end)")
     options = parser.parse_args(args)

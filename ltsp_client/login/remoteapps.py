@@ -22,6 +22,8 @@ from ltsp_client.login.settings import SETTINGS, load
 from ltsp_client.run import Runner, exec_clean, run
 
 WRAPPER_DIR = "/usr/local/bin"
+# not __doc__: the frozen binary is built with optimize=2 (no docstrings)
+DESCRIPTION = "run an application on the server, shown on the client (ssh -X)"
 
 
 def wrapper(app: str) -> str:
@@ -80,7 +82,7 @@ def ssh_argv(server: str, known_hosts: str, app: str, args: Sequence[str]) -> li
 
 
 def main(ctx: Context, args: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="ltsp remoteapps", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="ltsp remoteapps", description=DESCRIPTION)
     parser.add_argument("-r", "--register", action="store_true", help="install wrappers (root)")
     parser.add_argument("app", help="application to run on the server")
     parser.add_argument("args", nargs=argparse.REMAINDER, help="its arguments")
