@@ -97,7 +97,9 @@ class Pam(Plugin, name="pam", order=61):
         argv = ["pam-auth-update", "--package", "--enable", "ltsp"]
         if ctx.root.resolve() != Path("/"):
             argv = ["chroot", str(ctx.root), *argv]
-        result = ctx.runner(argv, timeout=60, check=False)
+        # debconf must never wait for an answer at boot
+        env = {"DEBIAN_FRONTEND": "noninteractive"}
+        result = ctx.runner(argv, timeout=60, check=False, env=env)
         if not result.ok:
             raise LtspError(
                 f"pam-auth-update failed ({result.returncode}): {result.stderr.strip()}",
