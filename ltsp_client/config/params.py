@@ -130,13 +130,6 @@ UPSTREAM_PARAMS: tuple[Param, ...] = (
         _p("BLACKLIST_MODULES", "words", "floppy", "kernel modules to blacklist (only floppy)"),
     ),
     *_owned(
-        "upstream: 45-networking",
-        _p("SERVER", "str", "", "the LTSP server's IP (autodetected); also /etc/hosts `server`"),
-        _p("DNS_SERVER", "words", "", "DNS servers, space separated (default: from DHCP)"),
-        _p("DNS", "bool", "0", "1: clients use SERVER for DNS; the server runs dnsmasq DNS"),
-        _p("HOSTS_", "str", "", "HOSTS_x: extra lines for /etc/hosts"),
-    ),
-    *_owned(
         "upstream: 54-pam",
         _p("SSHFS", "bool", "", "0: never mount homes over SSHFS (environment only)"),
         _p("MKHOMEDIR", "bool", "", "0: do not create missing home directories (environment only)"),

@@ -157,7 +157,9 @@ def test_configures_restores_and_execs(tmp_path: Path) -> None:
     assert (root / "run/ltsp/client").is_dir()
     assert rec.execs == [[str(root / "sbin/init"), "splash"]]
     assert rec.mounts == [], "nothing is mounted when not pid 1"
-    assert events(root) == [
+    # the other built-ins' steps come and go with the plugins; hostname's is always there
+    steps = [e for e in events(root) if not e[0].startswith("plugin:") or e[0] == "plugin:hostname"]
+    assert steps == [
         ("facts", "start"),
         ("facts", "end"),
         ("config", "start"),
@@ -171,7 +173,9 @@ def test_configures_restores_and_execs(tmp_path: Path) -> None:
         ("exec-init", "exec"),
     ]
     assert "ltsp init on" in (root / "run/ltsp/ltsp.log").read_text()
-    assert kmsg(tmp_path) == f"<5>ltsp: ltsp init: hostname=ok; exec {root}/sbin/init\n"
+    line = kmsg(tmp_path)
+    assert line.startswith("<5>ltsp: ltsp init: ") and "hostname=ok" in line
+    assert line.endswith(f"; exec {root}/sbin/init\n") and "=failed" not in line
 
 
 def test_symlinked_init_stays_a_symlink(tmp_path: Path) -> None:
@@ -218,7 +222,7 @@ def test_failing_plugin_does_not_stop_the_boot(tmp_path: Path) -> None:
         in (root / "run/ltsp/ltsp.log").read_text()
     )
     assert "FATAL" not in kmsg(tmp_path) and len(rec.execs) == 1
-    assert "ltsp init: fails=failed, hostname=ok; exec" in kmsg(tmp_path)
+    assert "ltsp init: fails=failed, " in kmsg(tmp_path) and "hostname=ok" in kmsg(tmp_path)
 
 
 @pytest.mark.parametrize(
