@@ -13,6 +13,7 @@ alternating, the page cache dropped before each run. Prints a Markdown table
 from __future__ import annotations
 
 import argparse
+import resource
 import shutil
 import statistics
 import subprocess
@@ -35,6 +36,11 @@ def command(which: str, chroot: Path, work: Path) -> list[str]:
         ltsp += ["--etc", str(work / "etc-ltsp"), str(chroot)]
     script = 'mount -t tmpfs bench /srv/tftp 2>/dev/null || true; exec "$@"'
     return ["unshare", "-m", "--propagation", "private", "sh", "-c", script, "sh", *ltsp]
+
+
+def cpu_children() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def image_of(which: str, work: Path, name: str) -> Path:
@@ -60,12 +66,13 @@ def main() -> int:
     shutil.rmtree(opts.work, ignore_errors=True)
     (opts.work / "etc-ltsp").mkdir(parents=True)
     times: dict[str, list[float]] = {"upstream": [], "ours": []}
+    cpu: dict[str, list[float]] = {"upstream": [], "ours": []}
     for _ in range(opts.rounds):
         for which in ("upstream", "ours"):
             shutil.rmtree(opts.work / which, ignore_errors=True)
             subprocess.run(["sync"], check=True)
             Path("/proc/sys/vm/drop_caches").write_text("3\n")
-            t0 = time.monotonic()
+            t0, c0 = time.monotonic(), cpu_children()
             result = subprocess.run(
                 command(which, opts.chroot, opts.work),
                 cwd=ROOT,
@@ -74,6 +81,7 @@ def main() -> int:
                 check=False,
             )
             took = time.monotonic() - t0
+            cpu[which].append(cpu_children() - c0)
             if result.returncode != 0:
                 print(f"{which} failed:\n{result.stdout}\n{result.stderr}", file=sys.stderr)
                 return 1
