@@ -88,14 +88,16 @@ def main() -> int:
             times[which].append(took)
     name = opts.chroot.name
     print(f"chroot: {opts.chroot}, mksquashfs {COMP}, {opts.rounds} rounds, median wall time")
-    print("| `ltsp image` | wall s (each run) | median s | image MiB | files |")
-    print("|---|---|---:|---:|---:|")
+    print("| `ltsp image` | wall s (each run) | median wall s | median CPU s | image MiB | files |")
+    print("|---|---|---:|---:|---:|---:|")
     for which, runs in times.items():
         image = image_of(which, opts.work, name)
         size = image.stat().st_size / 2**20
         each = ", ".join(f"{t:.1f}" for t in runs)
+        median_cpu = statistics.median(cpu[which])
         print(
-            f"| {which} | {each} | {statistics.median(runs):.1f} | {size:.1f} | {files_in(image)} |"
+            f"| {which} | {each} | {statistics.median(runs):.1f} | {median_cpu:.1f} "
+            f"| {size:.1f} | {files_in(image)} |"
         )
     return 0
 
