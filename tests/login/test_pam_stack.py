@@ -85,9 +85,11 @@ def in_client(top: Path, script: str) -> subprocess.CompletedProcess[str]:
         "group": "/etc/group",
         "shadow": "/etc/shadow",
     }
-    # the only host change: an empty /etc/ltsp as a mount point when the host has none
+    # the only host change: empty /etc/ltsp and /run/ltsp as mount points when missing
     Path("/etc/ltsp").mkdir(exist_ok=True)
+    Path("/run/ltsp").mkdir(exist_ok=True)
     setup = "".join(f"mount --bind {top / src} {dst} && " for src, dst in binds.items())
+    setup += "mount -t tmpfs ltsp-test /run/ltsp && "  # the login's cache stays in here
     full = (
         f"set -e; {setup}DEBIAN_FRONTEND=noninteractive pam-auth-update --package --enable ltsp\n"
     )
