@@ -1,0 +1,137 @@
+"""Disable and mask the services a diskless client should not run (upstream's 56-services).
+
+Runs last: whether the NFS client services are needed depends on the final
+/etc/fstab (the fstab plugin writes it earlier).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from ltsp_client.pluginkit import Param, Plugin, PluginContext
+from ltsp_client.pluginkit import unitaliases
+
+log = logging.getLogger(__name__)
+
+# Upstream's default lists (spec §3.15), as unit names without `.service`.
+DISABLE_SYSTEM = (
+    "alsa-restore alsa-state apparmor apt-daily apt-daily.timer apt-daily-upgrade "
+    "apt-daily-upgrade.timer dnsmasq epoptes fwupd-refresh.timer logrotate.timer man-db.timer "
+    "motd-news motd-news.timer ModemManager nfs-kernel-server nfs-server packagekit "
+    "packagekit-offline-update rsyslog ssh systemd-random-seed systemd-rfkill "
+    "unattended-upgrades ureadahead ureadahead-stop x2goserver xrdp xrdp-sesman alsa-utils "
+    "grub-common nbd-server dhcpcd anydesk teamviewerd"
+).split()
+# Disabled too when /etc/fstab mounts nothing over NFS.
+NFS_CLIENT = (
+    "auth-rpcgss-module nfs-blkmap nfs-common nfs-idmapd nfs-mountd nfs-utils portmap rpcbind "
+    "rpc-gssd rpc-statd-notify rpc-statd rpc-svcgssd"
+).split()
+MASK_SYSTEM = ("apt-daily", "apt-daily-upgrade", "rsyslog")
+MASK_SESSION = ("gnome-software-service", "update-notifier")
+AUTOSTART_DIRS = ("/etc/xdg/autostart", "/usr/share/upstart/xdg/autostart")
+USERNS_SYSCTL = "/etc/sysctl.d/50-ltsp.conf"
+USERNS_LINES = (
+    "# Without AppArmor profiles loaded, Ubuntu's restriction breaks browsers (LTSP #950)\n"
+    "kernel.apparmor_restrict_unprivileged_userns = 0\n"
+)
+
+
+def _words(ctx: PluginContext, name: str) -> list[str]:
+    return [w for w in ctx.words(name) if not w.startswith("#")]
+
+
+def wanted(defaults: tuple[str, ...] | list[str], extra: list[str], keep: set[str], real: dict[str, str]) -> list[str]:
+    """`defaults` + `extra`, minus what `keep` names (under any alias), each real unit once."""
+    out: dict[str, str] = {}
+    for name in [*defaults, *extra]:
+        unit = real[name] if name in real else unitaliases.as_unit(name)
+        if unit not in keep and unit not in out.values():
+            out[name] = unit
+    return list(out)
+
+
+class Services(Plugin, name="services", order=95):
+    """Disable and mask services that make no sense on a netbooted client.
+
+    Upstream's lists (apt timers, unattended-upgrades, rsyslog, ssh, the NFS
+    client services unless /etc/fstab has an NFS line, ...) plus
+    DISABLE_/MASK_ SYSTEM_/SESSION_ SERVICES, minus KEEP_SYSTEM_/SESSION_SERVICES.
+    A kept unit is kept under all its names: KEEP_SYSTEM_SERVICES=rpcbind
+    also keeps Debian's `portmap` alias. Units are acted on as files.
+
+    Example::
+
+        [clients]
+        KEEP_SYSTEM_SERVICES="ssh rpcbind"
+        MASK_SYSTEM_SERVICES=cups-browsed
+        DISABLE_SESSION_SERVICES=tracker-miner-fs-3
+    """
+
+    params = (
+        Param("DISABLE_SYSTEM_SERVICES", "words", help="more system services to disable"),
+        Param("KEEP_SYSTEM_SERVICES", "words", help="system services to leave alone"),
+        Param("MASK_SYSTEM_SERVICES", "words", help="more system services to mask"),
+        Param("DISABLE_SESSION_SERVICES", "words", help="more user services to disable"),
+        Param("KEEP_SESSION_SERVICES", "words", help="user services to leave alone"),
+        Param("MASK_SESSION_SERVICES", "words", help="more user services to mask"),
+    )
+    aliases = (
+        "services_main",
+        "disable_session_services",
+        "disable_system_services",
+        "mask_session_services",
+        "mask_system_services",
+    )
+
+    def applies(self, ctx: PluginContext) -> bool:
+        return ctx.path("/etc/systemd/system").is_dir() or ctx.path("/etc/init.d").is_dir()
+
+    def apply(self, ctx: PluginContext) -> None:
+        self._session(ctx)
+        self._system(ctx)
+
+    def _system(self, ctx: PluginContext) -> None:
+        fstab = ctx.read_text("/etc/fstab") or ""
+        defaults = DISABLE_SYSTEM + ([] if "nfs" in fstab else NFS_CLIENT)
+        extra_disable = _words(ctx, "DISABLE_SYSTEM_SERVICES")
+        extra_mask = _words(ctx, "MASK_SYSTEM_SERVICES")
+        names = [*defaults, *extra_disable, *MASK_SYSTEM, *extra_mask]
+        real = {n: unitaliases.real_unit(ctx.root, n) for n in names}
+        keep = {unitaliases.real_unit(ctx.root, n) for n in _words(ctx, "KEEP_SYSTEM_SERVICES")}
+        disabled = []
+        for name in wanted(defaults, extra_disable, keep, real):
+            if unitaliases.installed(ctx.root, name) or ctx.path(f"/etc/init.d/{name}").is_file():
+                ctx.disable_unit(real[name])
+                unitaliases.disable_sysv(ctx.root, name)
+                disabled.append(name)
+        if "apparmor" in disabled:
+            old = ctx.read_text(USERNS_SYSCTL) or ""
+            if USERNS_LINES not in old:
+                ctx.write_file(USERNS_SYSCTL, old + USERNS_LINES)
+        masked = [
+            name
+            for name in wanted(MASK_SYSTEM, extra_mask, keep, real)
+            if unitaliases.installed(ctx.root, name)
+        ]
+        for name in masked:
+            ctx.mask_unit(real[name])
+        log.info("disabled: %s; masked: %s", " ".join(disabled) or "-", " ".join(masked) or "-")
+
+    def _session(self, ctx: PluginContext) -> None:
+        extra_disable = _words(ctx, "DISABLE_SESSION_SERVICES")
+        extra_mask = _words(ctx, "MASK_SESSION_SERVICES")
+        names = [*extra_disable, *MASK_SESSION, *extra_mask]
+        real = {n: unitaliases.real_unit(ctx.root, n, user=True) for n in names}
+        keep = {
+            unitaliases.real_unit(ctx.root, n, user=True)
+            for n in _words(ctx, "KEEP_SESSION_SERVICES")
+        }
+        for name in wanted([], extra_disable, keep, real):
+            if unitaliases.installed(ctx.root, name, user=True):
+                ctx.disable_unit(real[name], user=True)
+        for name in wanted(MASK_SESSION, extra_mask, keep, real):
+            if unitaliases.installed(ctx.root, name, user=True):
+                ctx.mask_unit(real[name], user=True)
+            for directory in AUTOSTART_DIRS:
+                ctx.remove_file(f"{directory}/{name}.desktop")
