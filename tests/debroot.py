@@ -307,6 +307,8 @@ def install_section(path: Path) -> dict[str, list[str]]:
 def enable_unit(root: Path, unit: str, _seen: set[str] | None = None) -> None:
     """As `systemctl enable` on a root: .wants/.requires links and aliases under /etc."""
     seen = _seen if _seen is not None else set()
+    if not re.search(r"\.(service|socket|timer|path|target|mount)$", unit):
+        unit += ".service"  # `systemctl enable unattended-upgrades` in its postinst
     if unit in seen:
         return
     seen.add(unit)

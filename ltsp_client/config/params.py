@@ -135,48 +135,8 @@ UPSTREAM_PARAMS: tuple[Param, ...] = (
         _p("MKHOMEDIR", "bool", "", "0: do not create missing home directories (environment only)"),
     ),
     *_owned(
-        "upstream: 55-xorg-conf",
-        _p("X_DRIVER", "str", "", "xorg.conf Driver"),
-        _p("X_HORIZSYNC", "str", "", "xorg.conf HorizSync"),
-        _p("X_VERTREFRESH", "str", "", "xorg.conf VertRefresh"),
-        _p("X_PREFERREDMODE", "str", "", "xorg.conf PreferredMode"),
-        _p("X_MODELINE", "str", "", "xorg.conf Modeline"),
-        _p("X_VIRTUAL", "str", "", "xorg.conf Virtual"),
-        _p("X_MODES", "str", "", "xorg.conf Modes"),
-    ),
-    *_owned(
-        "upstream: 55-multiseat",
-        _p("MULTISEAT", "bool", "", "1: split two graphics cards into two seats"),
-        _p("UDEV_SEAT_", "str", "", "UDEV_SEAT_<n>_x: devices whose path matches go to seat-<n>"),
-    ),
-    *_owned(
-        "upstream: 55-cron",
-        _p("CRONTAB_", "str", "", "CRONTAB_x: lines (with a user field) for /etc/cron.d/ltsp"),
-    ),
-    *_owned(
         "upstream: 55-various",
-        _p("FSTAB_", "str", "", "FSTAB_x: lines of the client's /etc/fstab (replaces it)"),
-        _p("CUPS_SERVER", "str", "", "printing server; localhost keeps local CUPS, ignore skips"),
         _p("IGNORE_EPOPTES", "bool", "", "1: do not ship the server's epoptes certificate"),
-        _p("LANG", "str", "C.UTF-8", "locale written to /etc/default/locale if it has none"),
-        _p("LANGUAGE", "str", "", "language list written to /etc/default/locale"),
-    ),
-    *_owned(
-        "upstream: 55-swap",
-        _p("LOCAL_SWAP", "bool", "1", "0: do not activate local swap partitions"),
-    ),
-    *_owned(
-        "upstream: 55-snap",
-        _p("SYMLINK_SNAPS", "bool", "1", "0: do not symlink seed snaps"),
-    ),
-    *_owned(
-        "upstream: 56-services",
-        _p("DISABLE_SYSTEM_SERVICES", "words", "", "more system services to disable"),
-        _p("KEEP_SYSTEM_SERVICES", "words", "", "system services to leave alone"),
-        _p("MASK_SYSTEM_SERVICES", "words", "", "more system services to mask"),
-        _p("DISABLE_SESSION_SERVICES", "words", "", "more user services to disable"),
-        _p("KEEP_SESSION_SERVICES", "words", "", "user services to leave alone"),
-        _p("MASK_SESSION_SERVICES", "words", "", "more user services to mask"),
     ),
     *_owned(
         "image",

@@ -11,9 +11,20 @@ JOBS = (
     *(
         f"/etc/cron.daily/{name}"
         for name in (
-            "apt apt-compat aptitude cracklib-runtime dpkg logrotate man-db mlocate passwd "
-            "popularity-contest standard ubuntu-advantage-tools update-notifier-common"
-        ).split()
+            "apt",
+            "apt-compat",
+            "aptitude",
+            "cracklib-runtime",
+            "dpkg",
+            "logrotate",
+            "man-db",
+            "mlocate",
+            "passwd",
+            "popularity-contest",
+            "standard",
+            "ubuntu-advantage-tools",
+            "update-notifier-common",
+        )
     ),
     "/etc/cron.monthly/ieee-data",
     "/etc/cron.weekly/apt-xapian-index",
@@ -33,9 +44,7 @@ class Cron(Plugin, name="cron", order=35):
         CRONTAB_SHUTDOWN="0 22 * * * root /sbin/poweroff"
     """
 
-    params = (
-        Param("CRONTAB_", help="CRONTAB_x: lines (with a user field) for /etc/cron.d/ltsp"),
-    )
+    params = (Param("CRONTAB_", help="CRONTAB_x: lines (with a user field) for /etc/cron.d/ltsp"),)
     aliases = ("cron_main",)
 
     def applies(self, ctx: PluginContext) -> bool:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ltsp_client.pluginkit import Param, Plugin, PluginContext
+from ltsp_client.pluginkit import Plugin, PluginContext
 
 CERT = "/etc/ltsp/epoptes.crt"
 
@@ -11,9 +11,6 @@ class Epoptes(Plugin, name="epoptes", order=45):
     """Link /etc/epoptes/server.crt to the certificate shipped in ltsp.img, unless
     IGNORE_EPOPTES=1, so the epoptes client trusts the LTSP server."""
 
-    params = (
-        Param("IGNORE_EPOPTES", "bool", help="1: do not link the server's epoptes certificate"),
-    )
     aliases = ("various_main", "config_epoptes")
 
     def applies(self, ctx: PluginContext) -> bool:

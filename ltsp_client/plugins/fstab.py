@@ -36,9 +36,7 @@ class Fstab(Plugin, name="fstab", order=30):
         FSTAB_HOME="server:/home /home nfs defaults,nolock 0 0"
     """
 
-    params = (
-        Param("FSTAB_", help="FSTAB_x: lines of the client's /etc/fstab (replaces it)"),
-    )
+    params = (Param("FSTAB_", help="FSTAB_x: lines of the client's /etc/fstab (replaces it)"),)
     aliases = ("various_main", "config_fstab")
 
     def applies(self, ctx: PluginContext) -> bool:

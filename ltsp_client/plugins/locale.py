@@ -18,7 +18,9 @@ class Locale(Plugin, name="locale", order=45):
     """
 
     params = (
-        Param("LANG", default="C.UTF-8", help="locale written to /etc/default/locale if it has none"),
+        Param(
+            "LANG", default="C.UTF-8", help="locale written to /etc/default/locale if it has none"
+        ),
         Param("LANGUAGE", help="language list written with LANG to /etc/default/locale"),
     )
     aliases = ("various_main", "config_locale")
@@ -29,7 +31,10 @@ class Locale(Plugin, name="locale", order=45):
 
     def apply(self, ctx: PluginContext) -> None:
         old = ctx.read_text(LOCALE) or ""
-        lines = ["# Written by LTSP at boot (LANG, LANGUAGE in ltsp.conf)", f"LANG={ctx.text('LANG')}"]
+        lines = [
+            "# Written by LTSP at boot (LANG, LANGUAGE in ltsp.conf)",
+            f"LANG={ctx.text('LANG')}",
+        ]
         if language := ctx.text("LANGUAGE"):
             lines.append(f"LANGUAGE={language}")
         prefix = old if not old or old.endswith("\n") else old + "\n"

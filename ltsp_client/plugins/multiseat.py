@@ -1,4 +1,4 @@
-"""Several seats on one client: devices assigned to seats by udev rules (upstream's 55-multiseat)."""
+"""Several seats on one client, devices assigned by udev rules (upstream's 55-multiseat)."""
 
 from __future__ import annotations
 
@@ -23,7 +23,8 @@ def autodetect(ctx: PluginContext) -> dict[str, str]:
         return {}
     sys = ctx.path("/sys")
     gpus = sorted(
-        "/" + str(p.parent.relative_to(sys)) for p in ctx.path("/sys/devices").glob("pci*/**/boot_vga")
+        "/" + str(p.parent.relative_to(sys))
+        for p in ctx.path("/sys/devices").glob("pci*/**/boot_vga")
     )
     if len(gpus) < 2:
         return {"UDEV_SEAT_1_GRAPHICS": "", "UDEV_SEAT_1_ODD_USB_PORTS": ""}
@@ -42,9 +43,7 @@ def rules(seats: dict[str, str]) -> str:
     for name in sorted(seats):
         match = SEAT_VAR.match(name)
         if match and seats[name]:
-            lines.append(
-                f'TAG=="seat", DEVPATH=="{seats[name]}", ENV{{ID_SEAT}}="seat-{match[1]}"'
-            )
+            lines.append(f'TAG=="seat", DEVPATH=="{seats[name]}", ENV{{ID_SEAT}}="seat-{match[1]}"')
     return "\n".join(lines) + "\n"
 
 

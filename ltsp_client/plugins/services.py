@@ -8,25 +8,63 @@ from __future__ import annotations
 
 import logging
 
-from ltsp_client.pluginkit import Param, Plugin, PluginContext
-from ltsp_client.pluginkit import unitaliases
+from ltsp_client.pluginkit import Param, Plugin, PluginContext, unitaliases
 
 log = logging.getLogger(__name__)
 
 # Upstream's default lists (spec §3.15), as unit names without `.service`.
 DISABLE_SYSTEM = (
-    "alsa-restore alsa-state apparmor apt-daily apt-daily.timer apt-daily-upgrade "
-    "apt-daily-upgrade.timer dnsmasq epoptes fwupd-refresh.timer logrotate.timer man-db.timer "
-    "motd-news motd-news.timer ModemManager nfs-kernel-server nfs-server packagekit "
-    "packagekit-offline-update rsyslog ssh systemd-random-seed systemd-rfkill "
-    "unattended-upgrades ureadahead ureadahead-stop x2goserver xrdp xrdp-sesman alsa-utils "
-    "grub-common nbd-server dhcpcd anydesk teamviewerd"
-).split()
+    "alsa-restore",
+    "alsa-state",
+    "apparmor",
+    "apt-daily",
+    "apt-daily.timer",
+    "apt-daily-upgrade",
+    "apt-daily-upgrade.timer",
+    "dnsmasq",
+    "epoptes",
+    "fwupd-refresh.timer",
+    "logrotate.timer",
+    "man-db.timer",
+    "motd-news",
+    "motd-news.timer",
+    "ModemManager",
+    "nfs-kernel-server",
+    "nfs-server",
+    "packagekit",
+    "packagekit-offline-update",
+    "rsyslog",
+    "ssh",
+    "systemd-random-seed",
+    "systemd-rfkill",
+    "unattended-upgrades",
+    "ureadahead",
+    "ureadahead-stop",
+    "x2goserver",
+    "xrdp",
+    "xrdp-sesman",
+    "alsa-utils",
+    "grub-common",
+    "nbd-server",
+    "dhcpcd",
+    "anydesk",
+    "teamviewerd",
+)
 # Disabled too when /etc/fstab mounts nothing over NFS.
 NFS_CLIENT = (
-    "auth-rpcgss-module nfs-blkmap nfs-common nfs-idmapd nfs-mountd nfs-utils portmap rpcbind "
-    "rpc-gssd rpc-statd-notify rpc-statd rpc-svcgssd"
-).split()
+    "auth-rpcgss-module",
+    "nfs-blkmap",
+    "nfs-common",
+    "nfs-idmapd",
+    "nfs-mountd",
+    "nfs-utils",
+    "portmap",
+    "rpcbind",
+    "rpc-gssd",
+    "rpc-statd-notify",
+    "rpc-statd",
+    "rpc-svcgssd",
+)
 MASK_SYSTEM = ("apt-daily", "apt-daily-upgrade", "rsyslog")
 MASK_SESSION = ("gnome-software-service", "update-notifier")
 AUTOSTART_DIRS = ("/etc/xdg/autostart", "/usr/share/upstart/xdg/autostart")
@@ -41,7 +79,18 @@ def _words(ctx: PluginContext, name: str) -> list[str]:
     return [w for w in ctx.words(name) if not w.startswith("#")]
 
 
-def wanted(defaults: tuple[str, ...] | list[str], extra: list[str], keep: set[str], real: dict[str, str]) -> list[str]:
+def mounts_nfs(fstab: str) -> bool:
+    """Whether an fstab entry (not a comment) has type nfs or nfs4."""
+    for line in fstab.splitlines():
+        fields = line.split("#", 1)[0].split()
+        if len(fields) >= 3 and fields[2].startswith("nfs"):
+            return True
+    return False
+
+
+def wanted(
+    defaults: tuple[str, ...] | list[str], extra: list[str], keep: set[str], real: dict[str, str]
+) -> list[str]:
     """`defaults` + `extra`, minus what `keep` names (under any alias), each real unit once."""
     out: dict[str, str] = {}
     for name in [*defaults, *extra]:
@@ -92,8 +141,8 @@ class Services(Plugin, name="services", order=95):
         self._system(ctx)
 
     def _system(self, ctx: PluginContext) -> None:
-        fstab = ctx.read_text("/etc/fstab") or ""
-        defaults = DISABLE_SYSTEM + ([] if "nfs" in fstab else NFS_CLIENT)
+        nfs = NFS_CLIENT if not mounts_nfs(ctx.read_text("/etc/fstab") or "") else ()
+        defaults = (*DISABLE_SYSTEM, *nfs)
         extra_disable = _words(ctx, "DISABLE_SYSTEM_SERVICES")
         extra_mask = _words(ctx, "MASK_SYSTEM_SERVICES")
         names = [*defaults, *extra_disable, *MASK_SYSTEM, *extra_mask]

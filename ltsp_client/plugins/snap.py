@@ -19,7 +19,7 @@ After=snapd.service
 
 [Service]
 Type=oneshot
-ExecStart=/bin/sh -c 'exec /usr/bin/snap set system refresh.hold="$$(date --iso-8601=seconds --date=+60days)"'
+ExecStart=/bin/sh -c 'exec /usr/bin/snap set system refresh.hold="$$(date -Is -d +60days)"'
 RemainAfterExit=yes
 
 [Install]

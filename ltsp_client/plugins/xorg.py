@@ -5,7 +5,15 @@ from __future__ import annotations
 from ltsp_client.pluginkit import Param, Plugin, PluginContext
 
 XORG = "/usr/lib/xorg/Xorg"
-KEYS = ("X_DRIVER", "X_HORIZSYNC", "X_VERTREFRESH", "X_PREFERREDMODE", "X_MODELINE", "X_VIRTUAL", "X_MODES")
+KEYS = (
+    "X_DRIVER",
+    "X_HORIZSYNC",
+    "X_VERTREFRESH",
+    "X_PREFERREDMODE",
+    "X_MODELINE",
+    "X_VIRTUAL",
+    "X_MODES",
+)
 
 
 def render(values: dict[str, str]) -> str:
@@ -62,7 +70,7 @@ class Xorg(Plugin, name="xorg", order=45):
     """
 
     params = (
-        Param("X_DRIVER", help='xorg.conf Driver, e.g. vesa or modesetting (quoted for you)'),
+        Param("X_DRIVER", help="xorg.conf Driver, e.g. vesa or modesetting (quoted for you)"),
         Param("X_HORIZSYNC", help="xorg.conf HorizSync, e.g. 28.0-87.0"),
         Param("X_VERTREFRESH", help="xorg.conf VertRefresh, e.g. 43.0-87.0"),
         Param("X_PREFERREDMODE", help="xorg.conf PreferredMode option, e.g. 1024x768"),

@@ -1,0 +1,160 @@
+"""The services plugin on roots made of real Debian packages, compared as whole trees."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from conftest import FakeRoot, apply_plugin, client_config
+
+from ltsp_client.plugins.fstab import Fstab
+from ltsp_client.plugins.services import Services
+
+SCHOOL = (
+    "systemd",
+    "apt",
+    "unattended-upgrades",
+    "rsyslog",
+    "rpcbind",
+    "nfs-common",
+    "openssh-server",
+    "cron",
+    "man-db",
+    "logrotate",
+)
+RPCBIND_LINKS = {
+    "etc/systemd/system/multi-user.target.wants/rpcbind.service": None,
+    "etc/systemd/system/sockets.target.wants/rpcbind.socket": None,
+}
+NFS_COMMON_LINKS = {
+    # nfs-common.service is masked by Debian (-> /dev/null): its SysV script is what runs
+}
+
+
+@pytest.fixture
+def school(debroot: Callable[..., Path]) -> FakeRoot:
+    return FakeRoot(debroot(*SCHOOL))
+
+
+def default_changes() -> dict[str, str | None]:
+    """What upstream's lists do to this image: every unit named there that is enabled."""
+    return {
+        # disabled (links removed)
+        "etc/systemd/system/timers.target.wants/apt-daily.timer": None,
+        "etc/systemd/system/timers.target.wants/apt-daily-upgrade.timer": None,
+        "etc/systemd/system/timers.target.wants/logrotate.timer": None,
+        "etc/systemd/system/timers.target.wants/man-db.timer": None,
+        "etc/systemd/system/timers.target.wants": "<dir>",  # left empty, as by systemctl
+        "etc/systemd/system/multi-user.target.wants/rsyslog.service": None,
+        "etc/systemd/system/syslog.service": None,
+        "etc/systemd/system/multi-user.target.wants/ssh.service": None,
+        "etc/systemd/system/sshd.service": None,
+        "etc/systemd/system/multi-user.target.wants/unattended-upgrades.service": None,
+        **RPCBIND_LINKS,
+        # masked
+        "etc/systemd/system/apt-daily.service": "-> /dev/null",
+        "etc/systemd/system/apt-daily-upgrade.service": "-> /dev/null",
+        "etc/systemd/system/rsyslog.service": "-> /dev/null",
+    }
+
+
+def test_defaults_on_a_school_image(school: FakeRoot, tmp_path: Path) -> None:
+    before = school.tree()
+    assert apply_plugin(Services, school, client_config(tmp_path, "[clients]\n"))
+    assert school.changes_since(before) == default_changes()
+
+
+def test_keep_rpcbind_keeps_it_under_its_portmap_alias(school: FakeRoot, tmp_path: Path) -> None:
+    """Upstream bug: KEEP_SYSTEM_SERVICES=rpcbind, then `systemctl disable portmap` disabled it."""
+    before = school.tree()
+    config = client_config(tmp_path, "[clients]\nKEEP_SYSTEM_SERVICES=rpcbind\n")
+    apply_plugin(Services, school, config)
+    expected = {k: v for k, v in default_changes().items() if k not in RPCBIND_LINKS}
+    assert school.changes_since(before) == expected
+
+
+def test_keep_by_an_alias_name(school: FakeRoot, tmp_path: Path) -> None:
+    before = school.tree()
+    config = client_config(tmp_path, '[clients]\nKEEP_SYSTEM_SERVICES="portmap sshd syslog"\n')
+    apply_plugin(Services, school, config)
+    kept = {
+        *RPCBIND_LINKS,
+        "etc/systemd/system/multi-user.target.wants/ssh.service",
+        "etc/systemd/system/sshd.service",
+        "etc/systemd/system/multi-user.target.wants/rsyslog.service",
+        "etc/systemd/system/syslog.service",
+        "etc/systemd/system/rsyslog.service",
+    }
+    expected = {k: v for k, v in default_changes().items() if k not in kept}
+    assert school.changes_since(before) == expected
+
+
+def test_fstab_with_nfs_keeps_the_nfs_client(school: FakeRoot, tmp_path: Path) -> None:
+    """The interaction: FSTAB_x (fstab plugin, earlier) decides what services disables."""
+    before = school.tree()
+    config = client_config(
+        tmp_path, '[clients]\nFSTAB_HOME="server:/home /home nfs defaults,nolock 0 0"\n'
+    )
+    apply_plugin(Fstab, school, config)
+    apply_plugin(Services, school, config)
+    expected = {k: v for k, v in default_changes().items() if k not in RPCBIND_LINKS}
+    expected["etc/fstab"] = (
+        "# Written by LTSP at boot from the FSTAB_x lines of ltsp.conf\n"
+        "server:/home /home nfs defaults,nolock 0 0\n"
+    )
+    assert school.changes_since(before) == expected
+
+
+def test_extra_lists_and_sysv_only_scripts(school: FakeRoot, tmp_path: Path) -> None:
+    school.write("/etc/init.d/legacyd", "#!/bin/sh\n", 0o755)
+    for level in "2345":
+        school.link(f"/etc/rc{level}.d/S01legacyd", "../init.d/legacyd")
+    before = school.tree()
+    text = (
+        '[clients]\nDISABLE_SYSTEM_SERVICES="cron legacyd not-installed"\n'
+        'MASK_SYSTEM_SERVICES="cron.service also-missing"\nKEEP_SYSTEM_SERVICES=man-db.timer\n'
+    )
+    apply_plugin(Services, school, client_config(tmp_path, text))
+    expected = default_changes()
+    del expected["etc/systemd/system/timers.target.wants/man-db.timer"]
+    del expected["etc/systemd/system/timers.target.wants"]
+    expected["etc/systemd/system/multi-user.target.wants/cron.service"] = None
+    expected["etc/systemd/system/cron.service"] = "-> /dev/null"
+    for level in "2345":
+        expected[f"etc/rc{level}.d/S01legacyd"] = None
+        expected[f"etc/rc{level}.d/K01legacyd"] = "-> ../init.d/legacyd"
+    assert school.changes_since(before) == expected
+
+
+def test_session_services(debroot: Callable[..., Path], tmp_path: Path) -> None:
+    root = FakeRoot(debroot("systemd", "pipewire"))
+    root.write("/etc/xdg/autostart/update-notifier.desktop", "[Desktop Entry]\n")
+    root.link(
+        "/etc/systemd/user/sockets.target.wants/pipewire.socket",
+        "/usr/lib/systemd/user/pipewire.socket",
+    )  # what its postinst's --user enable makes
+    before = root.tree()
+    text = "[clients]\nDISABLE_SESSION_SERVICES=pipewire.socket\nMASK_SESSION_SERVICES=pipewire\n"
+    apply_plugin(Services, root, client_config(tmp_path, text))
+    changes = root.changes_since(before)
+    assert {k: v for k, v in changes.items() if "/user/" in k or "xdg" in k} == {
+        "etc/systemd/user/sockets.target.wants/pipewire.socket": None,
+        "etc/systemd/user/sockets.target.wants": "<dir>",
+        "etc/systemd/user/pipewire.service": "-> /dev/null",
+        "etc/xdg/autostart/update-notifier.desktop": None,
+        "etc/xdg/autostart": "<dir>",
+    }
+
+
+def test_apparmor_lifts_the_userns_restriction(
+    debroot: Callable[..., Path], tmp_path: Path
+) -> None:
+    root = FakeRoot(debroot("systemd", "apparmor"))
+    before = root.tree()
+    apply_plugin(Services, root, client_config(tmp_path, "[clients]\n"))
+    changes = root.changes_since(before)
+    assert changes["etc/sysctl.d/50-ltsp.conf"].endswith(
+        "kernel.apparmor_restrict_unprivileged_userns = 0\n"
+    )
+    assert changes["etc/systemd/system/sysinit.target.wants/apparmor.service"] is None
