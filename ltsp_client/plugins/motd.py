@@ -6,13 +6,14 @@ import re
 
 from ltsp_client.pluginkit import Plugin, PluginContext
 
-# 10-89 style parts (update checks, news, landscape); 00-header and the 9x footers stay.
+# Upstream's glob [1-9][0-8]*: update checks, news, landscape...; 0x (00-header) and x9
+# (99-footer) parts stay.
 SLOW_PART = re.compile(r"^[1-9][0-8]")
 MOTD_DIR = "/etc/update-motd.d"
 
 
 class Motd(Plugin, name="motd", order=45):
-    """Remove /etc/update-motd.d/[1-9][0-8]* (keeps 00-header and the 9x footers)."""
+    """Remove /etc/update-motd.d/[1-9][0-8]* (keeps 00-header and 99-footer)."""
 
     aliases = ("various_main", "config_motd")
 

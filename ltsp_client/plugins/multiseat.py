@@ -18,7 +18,7 @@ def autodetect(ctx: PluginContext) -> dict[str, str]:
     Boards with internal hubs (`1-1.3` style ports) have their odd ports one
     level deeper.
     """
-    graphics = ctx.text("UDEV_SEAT_1_GRAPHICS") or "auto"
+    graphics = ctx.config.get_str("UDEV_SEAT_1_GRAPHICS") or "auto"
     if graphics != "auto":
         return {}
     sys = ctx.path("/sys")

@@ -13,6 +13,7 @@ import re
 from ltsp_client.pluginkit import Plugin, PluginContext
 
 POLICY = "/usr/share/polkit-1/actions/org.freedesktop.login1.policy"
+DAEMONS = ("/usr/lib/polkit-1/polkitd", "/usr/libexec/polkitd")
 ACTION = re.compile(
     r'(<action\s+id="org\.freedesktop\.login1\.(?:suspend|hibernate)[^"]*"\s*>)(.*?)(</action>)',
     re.S,
@@ -36,6 +37,8 @@ class Polkit(Plugin, name="polkit", order=45):
     aliases = ("polkit_main",)
 
     def applies(self, ctx: PluginContext) -> bool:
+        if not any(ctx.path(daemon).is_file() for daemon in DAEMONS):
+            return False  # systemd ships the policy; without polkit nobody reads it
         text = ctx.read_text(POLICY)
         return text is not None and forbid_sleep(text) != text
 

@@ -21,4 +21,6 @@ class SearchProviders(Plugin, name="search-providers", order=45):
         return text is not None and "DefaultDisabled=true" not in text
 
     def apply(self, ctx: PluginContext) -> None:
-        ctx.edit_ini(PROVIDER, {"Shell Search Provider": {"DefaultDisabled": "true"}})
+        text = ctx.read_text(PROVIDER) or ""
+        # The file has one section, [Shell Search Provider]: the key goes at its end.
+        ctx.write_file(PROVIDER, text.rstrip("\n") + "\nDefaultDisabled=true\n")

@@ -1,0 +1,87 @@
+"""The systemd plugin on a root made of Debian's systemd package, compared as a whole tree."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from conftest import FakeRoot, apply_plugin, client_config
+
+from ltsp_client.plugins.systemd import Systemd, without_acls
+
+DROPINS = {
+    "etc/systemd/journald.conf.d/ltsp.conf": "# The root is in RAM: keep the journal small "
+    "and out of /var\n[Journal]\nStorage=volatile\nRuntimeMaxUse=1M\nForwardToSyslog=no\n",
+    "etc/systemd/system.conf.d/ltsp.conf": "# Faster shutdown of a diskless client\n"
+    "[Manager]\nDefaultTimeoutStopSec=10s\n",
+    "etc/systemd/user.conf.d/ltsp.conf": "# Faster shutdown of a diskless client\n"
+    "[Manager]\nDefaultTimeoutStopSec=10s\n",
+    "etc/systemd/system-generators/systemd-gpt-auto-generator": "-> /dev/null",
+}
+
+
+def effective(root: Path, config: str, key: str) -> str:
+    """KEY's value as systemd reads CONFIG (main file, then drop-ins), by systemd-analyze."""
+    if shutil.which("systemd-analyze") is None:
+        pytest.fail("systemd-analyze is missing: apt-get install systemd")
+    out = subprocess.run(
+        ["systemd-analyze", f"--root={root}", "cat-config", config],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    values = [line.split("=", 1)[1] for line in out.splitlines() if line.startswith(f"{key}=")]
+    return values[-1] if values else ""
+
+
+@pytest.fixture
+def root(debroot: Callable[..., Path]) -> FakeRoot:
+    return FakeRoot(debroot("systemd"))
+
+
+def test_whole_tree(root: FakeRoot, tmp_path: Path) -> None:
+    before = root.tree()
+    apply_plugin(Systemd, root, client_config(tmp_path, "[clients]\n"))
+    changes = root.changes_since(before)
+    tmpfiles = changes.pop("etc/tmpfiles.d/systemd.conf")
+    assert changes.pop("etc/tmpfiles.d") is None  # was an empty directory
+    assert changes == DROPINS
+    original = before["usr/lib/tmpfiles.d/systemd.conf"]
+    assert tmpfiles == without_acls(original) != original
+    assert [line for line in tmpfiles.splitlines() if line[:1] in ("a", "A")] == []
+    assert sum(line.startswith("#a+ ") for line in tmpfiles.splitlines()) == 6
+
+
+def test_storage_at_column_0_is_overridden(root: FakeRoot, tmp_path: Path) -> None:
+    """Upstream's regex only rewrote `#Storage=...`; an admin's `Storage=persistent` stayed."""
+    journald = root.path / "etc/systemd/journald.conf"
+    journald.write_text(journald.read_text() + "Storage=persistent\nForwardToSyslog=yes\n")
+    assert effective(root.path, "systemd/journald.conf", "Storage") == "persistent"
+    apply_plugin(Systemd, root, client_config(tmp_path, "[clients]\n"))
+    assert effective(root.path, "systemd/journald.conf", "Storage") == "volatile"
+    assert effective(root.path, "systemd/journald.conf", "ForwardToSyslog") == "no"
+    assert effective(root.path, "systemd/system.conf", "DefaultTimeoutStopSec") == "10s"
+    assert effective(root.path, "systemd/user.conf", "DefaultTimeoutStopSec") == "10s"
+
+
+def test_netconsole_keeps_the_console_log_level(root: FakeRoot, tmp_path: Path) -> None:
+    root.write("/etc/sysctl.d/10-console-messages.conf", "kernel.printk = 4 4 1 7\n")
+    root.write("/proc/cmdline", "root=/dev/nbd0 netconsole=@/,@192.168.67.1/ quiet\n")
+    before = root.tree()
+    apply_plugin(Systemd, root, client_config(tmp_path, "[clients]\n"))
+    changes = root.changes_since(before)
+    assert changes["etc/sysctl.d/10-console-messages.conf"] is None
+
+
+def test_an_admin_tmpfiles_override_stays(root: FakeRoot, tmp_path: Path) -> None:
+    root.write("/etc/tmpfiles.d/systemd.conf", "# mine\n")
+    before = root.tree()
+    apply_plugin(Systemd, root, client_config(tmp_path, "[clients]\n"))
+    assert root.changes_since(before) == DROPINS
+
+
+def test_not_needed_without_systemd(fake_root: FakeRoot, tmp_path: Path) -> None:
+    assert apply_plugin(Systemd, fake_root, client_config(tmp_path, "[clients]\n")) is None
