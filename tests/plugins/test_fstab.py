@@ -25,7 +25,8 @@ def test_replaced_by_the_fstab_lines(debroot: Callable[..., Path], tmp_path: Pat
     apply_plugin(Fstab, root, client_config(tmp_path, text))
     assert root.changes_since(before) == {
         "etc/fstab": HEADER
-        + "server:/home /home nfs defaults,nolock 0 0\n/dev/sda1 /mnt/525400abcd0e ext4 defaults 0 0\n"
+        + "server:/home /home nfs defaults,nolock 0 0\n"
+        + "/dev/sda1 /mnt/525400abcd0e ext4 defaults 0 0\n"
     }
 
 

@@ -39,9 +39,8 @@ def test_only_sleep_actions_change(debroot: Callable[..., Path], tmp_path: Path)
         else:
             assert values == old[action]
     # Nothing else in the file moved: same lines apart from the allow_* of those actions.
-    changed = [
-        (a, b) for a, b in zip(before[rel].splitlines(), changes[rel].splitlines()) if a != b
-    ]
+    lines = zip(before[rel].splitlines(), str(changes[rel]).splitlines(), strict=True)
+    changed = [(a, b) for a, b in lines if a != b]
     assert all("<allow_" in a and ">no<" in b for a, b in changed)
 
 

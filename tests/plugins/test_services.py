@@ -27,9 +27,6 @@ RPCBIND_LINKS = {
     "etc/systemd/system/multi-user.target.wants/rpcbind.service": None,
     "etc/systemd/system/sockets.target.wants/rpcbind.socket": None,
 }
-NFS_COMMON_LINKS = {
-    # nfs-common.service is masked by Debian (-> /dev/null): its SysV script is what runs
-}
 
 
 @pytest.fixture
@@ -154,7 +151,7 @@ def test_apparmor_lifts_the_userns_restriction(
     before = root.tree()
     apply_plugin(Services, root, client_config(tmp_path, "[clients]\n"))
     changes = root.changes_since(before)
-    assert changes["etc/sysctl.d/50-ltsp.conf"].endswith(
+    assert str(changes["etc/sysctl.d/50-ltsp.conf"]).endswith(
         "kernel.apparmor_restrict_unprivileged_userns = 0\n"
     )
     assert changes["etc/systemd/system/sysinit.target.wants/apparmor.service"] is None
