@@ -80,7 +80,7 @@ APPLETS: dict[str, AppletInfo] = {
         "show versions, images and the client boot timeline",
     ),
     "service": AppletInfo(
-        "common", "", "boot-time tasks run by ltsp.service", "the pid-1 plugins (roadmap 1)"
+        "common", "ltsp_client.init.service:main", "boot-time tasks run by ltsp.service"
     ),
     "config": AppletInfo(
         "common",
