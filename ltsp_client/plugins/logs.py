@@ -24,26 +24,31 @@ class Logs(Plugin, name="logs", order=45):
     aliases = ("various_main", "config_logs")
 
     def applies(self, ctx: PluginContext) -> bool:
-        dirs = (ctx.path("/var/log"), ctx.path("/var/crash"))
-        return any(d.is_dir() and any(d.iterdir()) for d in dirs)
+        remove, empty = old_logs(ctx)
+        return bool(remove or empty)
 
     def apply(self, ctx: PluginContext) -> None:
-        crash = ctx.path("/var/crash")
-        for entry in sorted(crash.iterdir()) if crash.is_dir() else []:
-            _remove(entry)
-        logs = ctx.path("/var/log")
-        for entry in sorted(logs.iterdir()) if logs.is_dir() else []:
+        remove, empty = old_logs(ctx)
+        for entry in remove:
             if entry.is_dir() and not entry.is_symlink():
-                for inner in sorted(entry.iterdir()):
-                    _remove(inner)
-            elif ROTATED.search(entry.name):
-                _remove(entry)
-            elif entry.is_file() and not entry.is_symlink() and entry.stat().st_size > KEEP_BYTES:
-                entry.open("wb").close()  # O_TRUNC like upstream's `tee`: owner and mode stay
+                shutil.rmtree(entry)
+            else:
+                entry.unlink()
+        for entry in empty:
+            entry.open("wb").close()  # O_TRUNC like upstream's `tee`: owner and mode stay
 
 
-def _remove(entry: Path) -> None:
-    if entry.is_dir() and not entry.is_symlink():
-        shutil.rmtree(entry)
-    else:
-        entry.unlink()
+def old_logs(ctx: PluginContext) -> tuple[list[Path], list[Path]]:
+    """(what to remove, what to empty) under /var/log and /var/crash."""
+    remove: list[Path] = []
+    empty: list[Path] = []
+    crash, logs = ctx.path("/var/crash"), ctx.path("/var/log")
+    remove += sorted(crash.iterdir()) if crash.is_dir() else []
+    for entry in sorted(logs.iterdir()) if logs.is_dir() else []:
+        if entry.is_dir() and not entry.is_symlink():
+            remove += sorted(entry.iterdir())
+        elif ROTATED.search(entry.name):
+            remove.append(entry)
+        elif entry.is_file() and not entry.is_symlink() and entry.stat().st_size > KEEP_BYTES:
+            empty.append(entry)
+    return remove, empty

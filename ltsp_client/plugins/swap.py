@@ -15,7 +15,7 @@ import re
 from pathlib import Path
 
 from ltsp_client.pluginkit import Param, Plugin, PluginContext
-from ltsp_client.system.probe import probe_file
+from ltsp_client.init.probe import probe_file  # TODO: system.probe once layers lands
 
 log = logging.getLogger(__name__)
 
