@@ -9,7 +9,13 @@ CERT = "/etc/ltsp/epoptes.crt"
 
 class Epoptes(Plugin, name="epoptes", order=45):
     """Link /etc/epoptes/server.crt to the certificate shipped in ltsp.img, unless
-    IGNORE_EPOPTES=1, so the epoptes client trusts the LTSP server."""
+    IGNORE_EPOPTES=1, so the epoptes client trusts the LTSP server.
+
+    Example::
+
+        [clients]
+        IGNORE_EPOPTES=1
+    """
 
     aliases = ("various_main", "config_epoptes")
 

@@ -28,7 +28,14 @@ def physical_nics(ctx: PluginContext) -> list[str]:
 
 
 class FlowControl(Plugin, name="flow-control", order=20):
-    """Turn off RX flow control (pause frames) on every physical NIC, with ethtool."""
+    """Turn off RX flow control (pause frames) on every physical NIC, with ethtool.
+
+    Example::
+
+        # leave flow control alone
+        [service/]
+        OMIT_PLUGINS=flow-control
+    """
 
     stages = ("service",)
     aliases = ("service_main", "disable_flow_control")

@@ -19,7 +19,14 @@ KEEP_BYTES = 1024
 
 class Logs(Plugin, name="logs", order=45):
     """Remove rotated logs (*.1-9, *.gz, *.old), everything in /var/log's
-    subdirectories and /var/crash/*, and empty the /var/log files bigger than 1 KiB."""
+    subdirectories and /var/crash/*, and empty the /var/log files bigger than 1 KiB.
+
+    Example::
+
+        # keep the image's logs
+        [clients]
+        OMIT_PLUGINS=logs
+    """
 
     aliases = ("various_main", "config_logs")
 

@@ -30,7 +30,14 @@ WantedBy=multi-user.target
 
 
 class LtspService(Plugin, name="ltsp-service", order=90):
-    """Install and enable ltsp.service, which runs the plugins of the `service` stage."""
+    """Install and enable ltsp.service, which runs the plugins of the `service` stage.
+
+    Example::
+
+        # no `ltsp service` at boot
+        [clients]
+        OMIT_PLUGINS=ltsp-service
+    """
 
     def applies(self, ctx: PluginContext) -> bool:
         return ctx.path(BINARY).is_file() and ctx.path("/lib/systemd/systemd").is_file()

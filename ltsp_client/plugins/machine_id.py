@@ -25,7 +25,14 @@ def machine_id(mac: str) -> str:
 
 
 class MachineId(Plugin, name="machine-id", order=20):
-    """/etc/machine-id from the boot NIC's MAC; /var/lib/dbus/machine-id links to it."""
+    """/etc/machine-id from the boot NIC's MAC; /var/lib/dbus/machine-id links to it.
+
+    Example::
+
+        # keep the image's id, as a single-client image may want
+        [clients]
+        OMIT_FUNCTIONS=config_machine_id
+    """
 
     aliases = ("various_main", "config_machine_id")
 

@@ -13,7 +13,14 @@ MOTD_DIR = "/etc/update-motd.d"
 
 
 class Motd(Plugin, name="motd", order=45):
-    """Remove /etc/update-motd.d/[1-9][0-8]* (keeps 00-header and 99-footer)."""
+    """Remove /etc/update-motd.d/[1-9][0-8]* (keeps 00-header and 99-footer).
+
+    Example::
+
+        # keep the full motd
+        [clients]
+        OMIT_FUNCTIONS=config_motd
+    """
 
     aliases = ("various_main", "config_motd")
 

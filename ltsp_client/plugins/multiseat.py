@@ -52,7 +52,7 @@ class Multiseat(Plugin, name="multiseat", order=45):
 
     Example::
 
-        [pc20]
+        [clients]
         MULTISEAT=1
         UDEV_SEAT_2_SOUND="*/usb?/?-2/*"
     """

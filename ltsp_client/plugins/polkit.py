@@ -32,7 +32,14 @@ def forbid_sleep(policy: str) -> str:
 
 
 class Polkit(Plugin, name="polkit", order=45):
-    """Forbid suspend and hibernate through logind's polkit policy."""
+    """Forbid suspend and hibernate through logind's polkit policy.
+
+    Example::
+
+        # laptops booting from a local disk copy may sleep
+        [laptop01]
+        OMIT_PLUGINS=polkit
+    """
 
     aliases = ("polkit_main",)
 

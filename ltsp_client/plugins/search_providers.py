@@ -12,7 +12,14 @@ PROVIDER = "/usr/share/gnome-shell/search-providers/org.gnome.Software-search-pr
 
 
 class SearchProviders(Plugin, name="search-providers", order=45):
-    """Add DefaultDisabled=true to GNOME Software's shell search provider."""
+    """Add DefaultDisabled=true to GNOME Software's shell search provider.
+
+    Example::
+
+        # keep it
+        [clients]
+        OMIT_FUNCTIONS=config_gnome_software
+    """
 
     aliases = ("various_main", "config_gnome_software")
 

@@ -31,7 +31,13 @@ SNAPS = "/var/lib/snapd/snaps"
 
 class Snap(Plugin, name="snap", order=45):
     """Hold snap refreshes (a unit run after snapd), and, unless SYMLINK_SNAPS=0,
-    link each seed snap into /var/lib/snapd/snaps. Only when snapd is installed."""
+    link each seed snap into /var/lib/snapd/snaps. Only when snapd is installed.
+
+    Example::
+
+        [clients]
+        SYMLINK_SNAPS=0
+    """
 
     params = (Param("SYMLINK_SNAPS", "bool", "1", "0: do not symlink seed snaps"),)
     aliases = ("snap_main",)

@@ -14,8 +14,8 @@ import logging
 import re
 from pathlib import Path
 
-from ltsp_client.pluginkit import Param, Plugin, PluginContext
 from ltsp_client.init.probe import probe_file  # TODO: system.probe once layers lands
+from ltsp_client.pluginkit import Param, Plugin, PluginContext
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +63,14 @@ def swap_partitions(ctx: PluginContext) -> list[str]:
 
 
 class Swap(Plugin, name="swap", order=45):
-    """Activate the local disk's swap partitions (unless LOCAL_SWAP=0)."""
+    """Activate the local disk's swap partitions (unless LOCAL_SWAP=0).
+
+    Example::
+
+        # the lab PCs' disks belong to another system
+        [clients]
+        LOCAL_SWAP=0
+    """
 
     params = (Param("LOCAL_SWAP", "bool", "1", "0: do not activate local swap partitions"),)
     aliases = ("swap_main", "local_swap")

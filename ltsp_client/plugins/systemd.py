@@ -44,6 +44,12 @@ class Systemd(Plugin, name="systemd", order=25):
     gpt-auto-generator would mount the local disk's partitions on a netbooted
     client. With `netconsole` on the kernel command line the kernel's console
     log level is left as the command line set it.
+
+    Example::
+
+        # keep the image's systemd settings
+        [clients]
+        OMIT_PLUGINS=systemd
     """
 
     aliases = ("systemd_main",)

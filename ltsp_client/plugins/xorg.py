@@ -64,7 +64,7 @@ class Xorg(Plugin, name="xorg", order=45):
 
     Example::
 
-        [pc07]
+        [clients]
         X_DRIVER=vesa
         X_MODES="1024x768" "800x600"
     """
