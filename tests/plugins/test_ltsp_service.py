@@ -9,11 +9,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import FakeRoot, FakeRunner, apply_plugin, client_config
+from conftest import FakeRoot, apply_plugin, client_config
 
 from ltsp_client.errors import LtspError
 from ltsp_client.init.service import Deps, Options, parse_args, serve
 from ltsp_client.plugins.ltsp_service import BINARY, UNIT_TEXT, LtspService
+from ltsp_client.run import run
 
 
 @pytest.fixture
@@ -65,8 +66,7 @@ def test_applet_runs_the_service_stage_and_hooks(
         "[clients]\nPOST_SERVICE_X='echo done >\"$LTSP_ROOT/run/ltsp/post\"'\n",
     )
     fake_root.write("/sys/class/net/lo/type", "772\n")
-    runner = FakeRunner()
-    status = serve(Options(fake_root.path), Deps(runner=_shell(runner), environ={}))
+    status = serve(Options(fake_root.path), Deps(runner=run, environ={}))  # runs the hook
     assert status == 0
     out = capsys.readouterr().out
     assert out.startswith("ltsp service: ") and "flow-control=not needed" in out
@@ -74,15 +74,3 @@ def test_applet_runs_the_service_stage_and_hooks(
     assert (fake_root.path / "run/ltsp/post").read_text() == "done\n"
     events = [json.loads(line) for line in (fake_root.path / "run/ltsp/events.jsonl").open()]
     assert {e["stage"] for e in events} == {"service"}
-
-
-def _shell(fake: FakeRunner) -> Callable[..., object]:
-    """The real runner for the hook's `sh -c`; anything else goes to the fake one."""
-    from ltsp_client.run import run
-
-    def runner(argv: list[str], **kwargs: object) -> object:
-        if argv and Path(argv[0]).name == "sh":
-            return run(argv, **kwargs)  # type: ignore[arg-type]
-        return fake(argv, **kwargs)  # type: ignore[arg-type]
-
-    return runner

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from conftest import FACTS, client_config
+from conftest import FACTS, FakeRunner, client_config
 
 from ltsp_client.pluginkit import PluginContext
 from ltsp_client.pluginkit.loader import load
@@ -36,11 +36,7 @@ EXPECTED = {
 def test_minimal_image(debroot: Callable[..., Path], tmp_path: Path) -> None:
     root = debroot("systemd", "systemd-sysv", "apt")
     config = client_config(tmp_path, "[clients]\nSERVER=192.168.67.1\n")
-    ctx = PluginContext(root, config, FACTS, runner=_no_commands)
+    ctx = PluginContext(root, config, FACTS, runner=FakeRunner())  # no command expected
     summary = run_plugins(load(root).registry, ctx)
     statuses = {o.name: o.status for o in summary.outcomes if o.name in EXPECTED}
     assert statuses == EXPECTED
-
-
-def _no_commands(*args: object, **kwargs: object) -> object:
-    raise AssertionError(f"no init-stage plugin runs a command here: {args}")
