@@ -16,6 +16,7 @@ from ltsp_client.pluginkit import Plugin, PluginContext
 log = logging.getLogger(__name__)
 
 ETHTOOL = ("/usr/sbin/ethtool", "/sbin/ethtool")
+MII_TOOL = ("/usr/sbin/mii-tool", "/sbin/mii-tool")
 RX_ON = re.compile(r"^RX:\s*on\b", re.M)
 ATTEMPTS = (("autoneg", "off", "rx", "off"), ("autoneg", "on", "rx", "off"))
 
@@ -28,7 +29,8 @@ def physical_nics(ctx: PluginContext) -> list[str]:
 
 
 class FlowControl(Plugin, name="flow-control", order=20):
-    """Turn off RX flow control (pause frames) on every physical NIC, with ethtool.
+    """Turn off RX flow control (pause frames) on every physical NIC, with ethtool
+    (or mii-tool for old NICs when the image has no ethtool).
 
     Example::
 
@@ -45,16 +47,34 @@ class FlowControl(Plugin, name="flow-control", order=20):
 
     def apply(self, ctx: PluginContext) -> None:
         ethtool = next((e for e in ETHTOOL if ctx.path(e).is_file()), "")
-        if not ethtool:
+        mii_tool = next((m for m in MII_TOOL if ctx.path(m).is_file()), "")
+        if not ethtool and not mii_tool:
             log.warning(
-                "flow control left as it is on %s: ethtool is not installed in the image",
+                "flow control left as it is on %s: neither ethtool nor mii-tool is in the image",
                 " ".join(physical_nics(ctx)),
             )
             return
         for nic in physical_nics(ctx):
-            outcome = self._one(ctx, ethtool, nic)
-            level = logging.INFO if outcome.startswith(("turned", "already")) else logging.WARNING
-            log.log(level, "flow control on %s: %s", nic, outcome)
+            outcome = self._one(ctx, ethtool, nic) if ethtool else self._mii(ctx, mii_tool, nic)
+            done = outcome.startswith(("turned", "already"))
+            log.log(
+                logging.INFO if done else logging.WARNING, "flow control on %s: %s", nic, outcome
+            )
+
+    def _mii(self, ctx: PluginContext, mii_tool: str, nic: str) -> str:
+        """Old NICs without ethtool support: advertise the capabilities without flow-control."""
+        shown = ctx.runner([mii_tool, "-v", nic], check=False, timeout=10)
+        fields = dict(
+            line.strip().split(":", 1) for line in shown.stdout.splitlines() if ":" in line
+        )
+        advertised = fields.get("advertising", "").split()
+        capabilities = [c for c in fields.get("capabilities", "").split() if c != "flow-control"]
+        if not shown.ok or not capabilities:
+            return f"mii-tool cannot tell: {shown.stderr.strip() or 'no capabilities listed'}"
+        if "flow-control" not in advertised:
+            return "already off (mii-tool)"
+        done = ctx.runner([mii_tool, "-A", ",".join(capabilities), nic], check=False, timeout=10)
+        return "turned off (mii-tool)" if done.ok else f"mii-tool failed: {done.stderr.strip()}"
 
     def _one(self, ctx: PluginContext, ethtool: str, nic: str) -> str:
         def rx_on() -> bool:

@@ -92,12 +92,44 @@ def test_already_off_and_refused(
     assert "flow control on enp2s0: still on: the NIC refused every setting" in caplog.text
 
 
+MII = """\
+enp1s0: negotiated 100baseTx-FD flow-control, link ok
+  product info: vendor 00:aa:00, model 56 rev 0
+  basic mode:   autonegotiation enabled
+  basic status: autonegotiation complete, link ok
+  capabilities: 100baseTx-FD 100baseTx-HD 10baseT-FD 10baseT-HD
+  advertising:  100baseTx-FD 100baseTx-HD 10baseT-FD 10baseT-HD flow-control
+  link partner: 100baseTx-FD 100baseTx-HD 10baseT-FD 10baseT-HD flow-control
+"""
+
+
+def test_mii_tool_without_ethtool(
+    machine: FakeRoot, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    machine.write("/usr/sbin/mii-tool", "", 0o755)
+    mii = "/usr/sbin/mii-tool"
+    advertise = (mii, "-A", "100baseTx-FD,100baseTx-HD,10baseT-FD,10baseT-HD", "enp1s0")
+    runner = FakeRunner(
+        {
+            (mii, "-v", "enp1s0"): Result((), 0, MII, ""),
+            (mii, "-v", "enp2s0"): Result((), 0, MII.replace(" flow-control", ""), ""),
+            advertise: Result(advertise, 0, "", ""),
+        }
+    )
+    config = client_config(tmp_path, "[clients]\n", applet="service")
+    with caplog.at_level(logging.INFO):
+        apply_plugin(FlowControl, machine, config, runner=runner, stage="service")
+    assert advertise in runner.calls
+    assert "flow control on enp1s0: turned off (mii-tool)" in caplog.text
+    assert "flow control on enp2s0: already off (mii-tool)" in caplog.text
+
+
 def test_without_ethtool_it_says_so(
     machine: FakeRoot, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     config = client_config(tmp_path, "[clients]\n", applet="service")
     apply_plugin(FlowControl, machine, config, stage="service")  # any command would fail
-    assert "ethtool is not installed in the image" in caplog.text
+    assert "neither ethtool nor mii-tool is in the image" in caplog.text
     assert "enp1s0 enp2s0" in caplog.text
 
 
