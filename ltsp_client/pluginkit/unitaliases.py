@@ -63,7 +63,7 @@ def disable_sysv(root: Path, name: str) -> list[PurePosixPath]:
     if not inside(root, f"/etc/init.d/{script}").is_file():
         return []
     changed = []
-    for level in "2345":
+    for level in "S2345":  # nfs-common starts from rcS.d
         folder = inside(root, f"/etc/rc{level}.d")
         for link in sorted(folder.glob(f"S[0-9][0-9]{script}")) if folder.is_dir() else []:
             link.rename(link.with_name(f"K01{script}"))

@@ -44,4 +44,4 @@ class MachineId(Plugin, name="machine-id", order=20):
         dbus = ctx.path(DBUS_ID)
         if dbus.exists() or dbus.is_symlink():
             ctx.remove_file(DBUS_ID)
-            ctx.symlink(DBUS_ID, "/etc/machine-id")
+            ctx.symlink(DBUS_ID, "../../../etc/machine-id")  # relative, as upstream

@@ -21,7 +21,7 @@ def test_whole_tree_with_dbus(debroot: Callable[..., Path], tmp_path: Path) -> N
     apply_plugin(MachineId, root, client_config(tmp_path, "[clients]\n"))
     assert root.changes_since(before) == {
         "etc/machine-id": "[0444] 525400abcd0e00000000000000000000\n",
-        "var/lib/dbus/machine-id": "-> /etc/machine-id",
+        "var/lib/dbus/machine-id": "-> ../../../etc/machine-id",
     }
 
 

@@ -78,9 +78,9 @@ def test_aliases_and_existence(two_copies: tuple[Path, Path]) -> None:
 def test_sysv_script_start_links_become_stop_links(tmp_path: Path) -> None:
     (tmp_path / "etc/init.d").mkdir(parents=True)
     (tmp_path / "etc/init.d/oldd").write_text("#!/bin/sh\n")
-    for level in "2345":
+    for level in "S2345":
         (tmp_path / f"etc/rc{level}.d").mkdir()
         (tmp_path / f"etc/rc{level}.d/S01oldd").symlink_to("../init.d/oldd")
-    assert len(disable_sysv(tmp_path, "oldd")) == 4
-    assert sorted(p.name for p in tmp_path.glob("etc/rc?.d/*")) == ["K01oldd"] * 4
+    assert len(disable_sysv(tmp_path, "oldd")) == 5
+    assert sorted(p.name for p in tmp_path.glob("etc/rc?.d/*")) == ["K01oldd"] * 5
     assert disable_sysv(tmp_path, "gone") == []
