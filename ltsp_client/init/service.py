@@ -14,10 +14,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ltsp_client.applet import Context
+from ltsp_client.appcontext import Context
 from ltsp_client.errors import LtspError
 from ltsp_client.log import step
-from ltsp_client.paths import CLIENT_MARKER, ETC_LTSP, EVENTS_FILE, LOG_FILE, under
+from ltsp_client.paths import CLIENT_MARKER, ETC_LTSP, EVENTS_FILE, LOG_FILE, inside
 from ltsp_client.pluginkit import Facts
 from ltsp_client.run import Runner, run
 
@@ -58,10 +58,10 @@ def parse_args(args: Sequence[str]) -> Options | None:
 
 def _facts(root: Path, environ: Mapping[str, str]) -> Facts:
     """The boot NIC as the earlier stages recorded it; else as the environment says."""
-    from ltsp_client.init.facts import cached_facts
     from ltsp_client.init.pid1 import facts_from_environ
+    from ltsp_client.system.facts import cached_facts
 
-    cached = cached_facts(under(root, "/run/ltsp/facts.json"))
+    cached = cached_facts(inside(root, "/run/ltsp/facts.json"))
     return cached if cached is not None else facts_from_environ(environ)
 
 
@@ -85,15 +85,17 @@ def serve(options: Options, deps: Deps) -> int:
     from ltsp_client.pluginkit import runner as stage
 
     root = options.root
-    is_client = under(root, CLIENT_MARKER).is_dir()
-    logsetup.setup("service", log_file=under(root, LOG_FILE), events_file=under(root, EVENTS_FILE))
+    is_client = inside(root, CLIENT_MARKER).is_dir()
+    logsetup.setup(
+        "service", log_file=inside(root, LOG_FILE), events_file=inside(root, EVENTS_FILE)
+    )
     facts = _facts(root, deps.environ)
     with step("config"):
         config = evaluate(
             applet="service",
             identity=Identity(facts.mac_address, facts.ip_address, facts.hostname),
             is_client=is_client,
-            config_dir=under(root, ETC_LTSP),
+            config_dir=inside(root, ETC_LTSP),
             environ=deps.environ,
         )
     loaded = loader.load(root)
@@ -110,7 +112,7 @@ def serve(options: Options, deps: Deps) -> int:
             facts=facts,
             runner=deps.runner,
             exports=ctx.exports,
-            output=under(root, LOG_FILE),
+            output=inside(root, LOG_FILE),
         )
         if result is not None and result.error is not None:
             log.warning("%s", result.error)

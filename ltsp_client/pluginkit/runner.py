@@ -49,7 +49,10 @@ class Summary:
         return [o.name for o in self.outcomes if o.status in ("ok", "failed")]
 
     def describe(self) -> str:
-        parts = [f"{o.name}={o.status}" for o in self.outcomes]
+        """One line for the console: what ran or was omitted, then how many had nothing to do."""
+        parts = [f"{o.name}={o.status}" for o in self.outcomes if o.status != "not needed"]
+        if idle := len(self.names("not needed")):
+            parts.append(f"{idle} not needed")
         return ", ".join(parts) if parts else "no plugins"
 
 

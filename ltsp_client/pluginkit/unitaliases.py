@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 from pathlib import Path, PurePosixPath
 
-from ltsp_client.pluginkit.rootpath import inside
+from ltsp_client.paths import inside
 from ltsp_client.pluginkit.units import SYSTEM_UNIT_PATHS, UNIT_RE, USER_UNIT_PATHS
 
 MAX_ALIASES = 10

@@ -14,8 +14,8 @@ import logging
 import re
 from pathlib import Path
 
-from ltsp_client.init.probe import probe_file  # TODO: system.probe once layers lands
 from ltsp_client.pluginkit import Param, Plugin, PluginContext
+from ltsp_client.system.probe import probe_file
 
 log = logging.getLogger(__name__)
 

@@ -376,10 +376,16 @@ def nfs_devices(volumes: Path = Path("/proc/fs/nfsfs/volumes")) -> list[str]:
     return [line.split()[3] for line in lines if len(line.split()) > 3]
 
 
-def set_read_ahead(mountpoint: str | None, kb: int, *, sys_dir: Path = Path("/sys")) -> list[str]:
+def set_read_ahead(
+    mountpoint: str | None,
+    kb: int,
+    *,
+    sys_dir: Path = Path("/sys"),
+    volumes: Path = Path("/proc/fs/nfsfs/volumes"),
+) -> list[str]:
     """Set read_ahead_kb for the device behind `mountpoint` (None: all NFS volumes)."""
     if mountpoint is None:
-        devices = nfs_devices()
+        devices = nfs_devices(volumes)
     else:
         entry = mounts.find_mount(mountpoint)
         devices = [entry.device] if entry else []

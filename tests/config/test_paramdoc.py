@@ -19,5 +19,6 @@ def test_parameters_md_is_up_to_date() -> None:
 def test_it_lists_plugin_and_table_parameters() -> None:
     text = markdown(all_params())
     assert "| `HOSTNAME` | str | `ltsp%{IP}` | hostname |" in text
-    assert "| `CRONTAB_x` | str |  | upstream: 55-cron |" in text
+    assert "| `CRONTAB_x` | str |  | cron |" in text
+    assert "| `REMOTEAPPS` | words |  | upstream: 55-various |" in text
     assert "| `PAM_AUTH_TYPE` | enum: 0, Primary, Additional |" in text

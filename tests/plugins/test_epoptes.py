@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from conftest import FakeRoot, apply_plugin, client_config
+from goldentree import FakeRoot, apply_plugin, client_config
 
 from ltsp_client.plugins.epoptes import Epoptes
 

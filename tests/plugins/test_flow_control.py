@@ -6,7 +6,7 @@ import logging
 from pathlib import Path
 
 import pytest
-from conftest import FakeRoot, FakeRunner, apply_plugin, client_config
+from goldentree import FakeRoot, FakeRunner, apply_plugin, client_config
 
 from ltsp_client.plugins.flow_control import FlowControl
 from ltsp_client.run import Result

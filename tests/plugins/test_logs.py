@@ -6,7 +6,7 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-from conftest import FakeRoot, apply_plugin, client_config
+from goldentree import FakeRoot, apply_plugin, client_config
 
 from ltsp_client.plugins.logs import Logs
 
@@ -30,11 +30,8 @@ def test_rotated_removed_big_emptied(debroot: Callable[..., Path], tmp_path: Pat
         "var/log/syslog.2.gz": None,
         "var/log/dpkg.log.old": None,
         "var/log/apt/history.log": None,
-        "var/log/apt": "<dir>",
         "var/log/journal/0123/system.journal": None,
-        "var/log/journal": "<dir>",
         "var/crash/_usr_bin_x.0.crash": None,
-        "var/crash": "<dir>",
     }
     assert (root.path / "var/log/syslog").stat().st_gid == 4
 

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import FACTS, FakeRoot, apply_plugin, client_config
+from goldentree import FACTS, FakeRoot, apply_plugin, client_config
 
 from ltsp_client.errors import LtspError
 from ltsp_client.pluginkit import StaticFacts

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from conftest import FACTS, FakeRunner, client_config
+from goldentree import FACTS, FakeRunner, client_config
 
 from ltsp_client.pluginkit import PluginContext
 from ltsp_client.pluginkit.loader import load

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from conftest import FakeRoot, apply_plugin, client_config
+from goldentree import FakeRoot, apply_plugin, client_config
 
 from ltsp_client.plugins.motd import Motd
 

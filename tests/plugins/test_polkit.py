@@ -7,7 +7,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from pathlib import Path
 
-from conftest import FakeRoot, apply_plugin, client_config
+from goldentree import FakeRoot, apply_plugin, client_config
 
 from ltsp_client.plugins.polkit import POLICY, Polkit
 

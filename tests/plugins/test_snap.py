@@ -6,7 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import FakeRoot, apply_plugin, client_config
+from goldentree import FakeRoot, apply_plugin, client_config
 
 from ltsp_client.plugins.snap import HOLD_TEXT, Snap
 

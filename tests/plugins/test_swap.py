@@ -8,7 +8,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import FakeRoot, apply_plugin, client_config
+from goldentree import FakeRoot, apply_plugin, client_config
 
 from ltsp_client.plugins.swap import Swap, unit_for
 
