@@ -69,8 +69,9 @@ def test_applet_runs_the_service_stage_and_hooks(
     status = serve(Options(fake_root.path), Deps(runner=run, environ={}))  # runs the hook
     assert status == 0
     out = capsys.readouterr().out
-    assert out.startswith("ltsp service: ") and "flow-control=not needed" in out
-    assert "hostname" not in out and "services" not in out  # init-stage plugins do not run
+    assert out == "ltsp service: 2 not needed\n"  # flow-control, nfs-read-ahead; no init plugin
+    names = [e["step"] for e in map(json.loads, (fake_root.path / "run/ltsp/events.jsonl").open())]
+    assert "hooks:POST_SERVICE" in names and not any(n.startswith("plugin:") for n in names)
     assert (fake_root.path / "run/ltsp/post").read_text() == "done\n"
     events = [json.loads(line) for line in (fake_root.path / "run/ltsp/events.jsonl").open()]
     assert {e["stage"] for e in events} == {"service"}
