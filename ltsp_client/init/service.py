@@ -1,9 +1,10 @@
 """`ltsp service`: what ltsp.service runs once systemd is up (spec §1.9, §3.16).
 
-The plugins of the `service` stage (NIC flow control, NFS read-ahead) run
-with ltsp.conf evaluated for the applet `service`, between the PRE_SERVICE_x
-and POST_SERVICE_x hooks. A failing plugin is reported and the others still
-run; the exit status is 1 when one failed, so `systemctl status ltsp` shows it.
+The dispatcher has evaluated ltsp.conf for the applet `service` and runs the
+PRE_SERVICE_x / POST_SERVICE_x hooks around this applet, as for any applet;
+here the plugins of the `service` stage run (NIC flow control, NFS
+read-ahead). A failing plugin is reported and the others still run; the exit
+status is 1 when one failed, so `systemctl status ltsp` shows it.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from pathlib import Path
 from ltsp_client.appcontext import Context
 from ltsp_client.errors import LtspError
 from ltsp_client.log import step
-from ltsp_client.paths import CLIENT_MARKER, ETC_LTSP, EVENTS_FILE, LOG_FILE, inside
 from ltsp_client.pluginkit import Facts
 from ltsp_client.run import Runner, run
 
@@ -56,15 +56,6 @@ def parse_args(args: Sequence[str]) -> Options | None:
     return Options(root)
 
 
-def _facts(root: Path, environ: Mapping[str, str]) -> Facts:
-    """The boot NIC as the earlier stages recorded it; else as the environment says."""
-    from ltsp_client.init.pid1 import facts_from_environ
-    from ltsp_client.system.facts import cached_facts
-
-    cached = cached_facts(inside(root, "/run/ltsp/facts.json"))
-    return cached if cached is not None else facts_from_environ(environ)
-
-
 @dataclass(frozen=True)
 class Deps:
     runner: Runner = run
@@ -73,56 +64,33 @@ class Deps:
 
 def main(ctx: Context, args: list[str]) -> int:
     options = parse_args(args)
-    return 0 if options is None else serve(options, Deps())
+    return 0 if options is None else serve(options, ctx.config or {}, Deps())
 
 
-def serve(options: Options, deps: Deps) -> int:
-    """Evaluate ltsp.conf, run the hooks and the service plugins; 1 if any failed."""
-    from ltsp_client import log as logsetup
-    from ltsp_client.config import evaluate
-    from ltsp_client.config.model import Identity
-    from ltsp_client.pluginkit import PluginContext, hooks, loader
-    from ltsp_client.pluginkit import runner as stage
+def facts(root: Path, environ: Mapping[str, str]) -> Facts:
+    """The boot NIC as the earlier stages recorded it; else as the environment says."""
+    from ltsp_client.init.pid1 import facts_from_environ
+    from ltsp_client.paths import inside
+    from ltsp_client.system.facts import FACTS_CACHE, cached_facts
+
+    cached = cached_facts(inside(root, str(FACTS_CACHE)))
+    return cached if cached is not None else facts_from_environ(environ)
+
+
+def serve(options: Options, values: Mapping[str, str], deps: Deps) -> int:
+    """Run the service-stage plugins with the evaluated ltsp.conf `values`; 1 if one failed."""
+    from ltsp_client.config.model import Config
+    from ltsp_client.pluginkit import PluginContext, loader
+    from ltsp_client.pluginkit.runner import run_plugins
 
     root = options.root
-    is_client = inside(root, CLIENT_MARKER).is_dir()
-    logsetup.setup(
-        "service", log_file=inside(root, LOG_FILE), events_file=inside(root, EVENTS_FILE)
-    )
-    facts = _facts(root, deps.environ)
-    with step("config"):
-        config = evaluate(
-            applet="service",
-            identity=Identity(facts.mac_address, facts.ip_address, facts.hostname),
-            is_client=is_client,
-            config_dir=inside(root, ETC_LTSP),
-            environ=deps.environ,
-        )
+    config = values if isinstance(values, Config) else Config(assigned=dict(values))
     loaded = loader.load(root)
     for problem in loaded.problems:
         log.warning("admin plugin skipped: %s", problem)
-    ctx = PluginContext(root, config, facts, deps.runner, stage="service")
-
-    def hook(phase: str) -> bool:
-        result = hooks.run_hooks(
-            phase,
-            applet="service",
-            root=root,
-            config=config,
-            facts=facts,
-            runner=deps.runner,
-            exports=ctx.exports,
-            output=inside(root, LOG_FILE),
-        )
-        if result is not None and result.error is not None:
-            log.warning("%s", result.error)
-            return False
-        return True
-
-    hooks_ok = hook("PRE")
+    ctx = PluginContext(root, config, facts(root, deps.environ), deps.runner, stage="service")
     omit = loader.omitted(loaded.registry, config, deps.environ)
     with step("plugins"):
-        summary = stage.run_plugins(loaded.registry, ctx, omit=omit)
-    hooks_ok = hook("POST") and hooks_ok
+        summary = run_plugins(loaded.registry, ctx, omit=omit)
     print(f"ltsp service: {summary.describe()}")
-    return 0 if hooks_ok and not summary.failed else 1
+    return 1 if summary.failed else 0

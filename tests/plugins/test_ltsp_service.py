@@ -9,12 +9,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from goldentree import FakeRoot, apply_plugin, client_config
+from goldentree import FACTS, FakeRoot, apply_plugin, client_config
 
+from ltsp_client.appcontext import Context
+from ltsp_client.applet import Host, run_applet
 from ltsp_client.errors import LtspError
-from ltsp_client.init.service import Deps, Options, parse_args, serve
+from ltsp_client.init.service import Options, main, parse_args
 from ltsp_client.plugins.ltsp_service import BINARY, UNIT_TEXT, LtspService
-from ltsp_client.run import run
 
 
 @pytest.fixture
@@ -59,19 +60,25 @@ def test_options() -> None:
 def test_applet_runs_the_service_stage_and_hooks(
     fake_root: FakeRoot, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """No NIC with a device here, so flow-control is "not needed"; the hooks run."""
+    """Through the dispatcher's glue, as `ltsp service` runs: ltsp.conf, hooks, plugins.
+
+    No NIC has a device and no NFS volume is mounted: both service plugins have
+    nothing to do, no init-stage plugin runs, the POST hook does."""
     fake_root.write("/run/ltsp/client/.keep", "")
-    fake_root.write(
-        "/etc/ltsp/ltsp.conf",
-        "[clients]\nPOST_SERVICE_X='echo done >\"$LTSP_ROOT/run/ltsp/post\"'\n",
-    )
+    post = fake_root.path / "run/ltsp/post"  # hooks of applets act on / (LTSP_ROOT=/)
+    fake_root.write("/etc/ltsp/ltsp.conf", f"[clients]\nPOST_SERVICE_X='echo done >{post}'\n")
     fake_root.write("/sys/class/net/lo/type", "772\n")
-    status = serve(Options(fake_root.path), Deps(runner=run, environ={}))  # runs the hook
+    run_dir = fake_root.path / "run/ltsp"
+    host = Host(
+        etc_dir=fake_root.path / "etc/ltsp",
+        run_dir=run_dir,
+        environ={},
+        facts=lambda host: FACTS,
+    )
+    ctx = Context.from_environment("service", {}, environ={})
+    status = run_applet(main, ctx, ["--root", str(fake_root.path)], host)
     assert status == 0
-    out = capsys.readouterr().out
-    assert out == "ltsp service: 2 not needed\n"  # flow-control, nfs-read-ahead; no init plugin
-    names = [e["step"] for e in map(json.loads, (fake_root.path / "run/ltsp/events.jsonl").open())]
-    assert "hooks:POST_SERVICE" in names and not any(n.startswith("plugin:") for n in names)
-    assert (fake_root.path / "run/ltsp/post").read_text() == "done\n"
-    events = [json.loads(line) for line in (fake_root.path / "run/ltsp/events.jsonl").open()]
-    assert {e["stage"] for e in events} == {"service"}
+    assert capsys.readouterr().out == "ltsp service: 2 not needed\n"
+    assert post.read_text() == "done\n"
+    steps = [e["step"] for e in map(json.loads, (run_dir / "events.jsonl").open())]
+    assert "plugins" in steps and not any(s.startswith("plugin:") for s in steps)
