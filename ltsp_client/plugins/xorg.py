@@ -5,15 +5,6 @@ from __future__ import annotations
 from ltsp_client.pluginkit import Param, Plugin, PluginContext
 
 XORG = "/usr/lib/xorg/Xorg"
-KEYS = (
-    "X_DRIVER",
-    "X_HORIZSYNC",
-    "X_VERTREFRESH",
-    "X_PREFERREDMODE",
-    "X_MODELINE",
-    "X_VIRTUAL",
-    "X_MODES",
-)
 
 
 def render(values: dict[str, str]) -> str:
@@ -81,7 +72,8 @@ class Xorg(Plugin, name="xorg", order=45):
     aliases = ("xorg_conf_main",)
 
     def _values(self, ctx: PluginContext) -> dict[str, str]:
-        return {key: ctx.expand(ctx.text(key)) for key in KEYS if ctx.text(key)}
+        keys = [param.name for param in self.params]
+        return {key: ctx.expand(ctx.text(key)) for key in keys if ctx.text(key)}
 
     def applies(self, ctx: PluginContext) -> bool:
         return bool(self._values(ctx)) and ctx.path(XORG).exists()
