@@ -195,7 +195,9 @@ def validate_config(etc: Path) -> None:
     if not conf.is_file():
         return
     from ltsp_client.config.validate import check_bytes
+    from ltsp_client.pluginkit.paramdoc import all_params
 
+    all_params()  # the built-in plugins declare theirs (LOCAL_SWAP, CRONTAB_x...)
     _parsed, problems = check_bytes(conf.read_bytes(), str(conf))
     for problem in problems:
         if not problem.error:
