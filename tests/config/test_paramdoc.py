@@ -20,5 +20,5 @@ def test_it_lists_plugin_and_table_parameters() -> None:
     text = markdown(all_params())
     assert "| `HOSTNAME` | str | `ltsp%{IP}` | hostname |" in text
     assert "| `CRONTAB_x` | str |  | cron |" in text
-    assert "| `REMOTEAPPS` | words |  | upstream: 55-various |" in text
+    assert "| `IGNORE_EPOPTES` | bool |  | upstream: 55-various |" in text
     assert "| `PAM_AUTH_TYPE` | enum: 0, Primary, Additional |" in text

@@ -174,7 +174,7 @@ def test_every_parameter_has_an_owner() -> None:
 def test_a_parameter_declared_twice_is_an_error() -> None:
     with pytest.raises(DuplicateParamError, match="X_DRIVER is declared by display-manager"):
         register_params([Param("X_DRIVER", "str", "", "again")], owner="display-manager")
-    assert KNOWN_PARAMS["X_DRIVER"].owner == "upstream: 55-xorg-conf", "unchanged"
+    assert KNOWN_PARAMS["X_DRIVER"].owner == "xorg", "unchanged"
 
 
 def test_a_plugin_declaring_a_table_parameter_fails_at_import() -> None:
