@@ -35,7 +35,7 @@ class FlowControl(Plugin, name="flow-control", order=20):
     Example::
 
         # leave flow control alone
-        [service/]
+        [clients]
         OMIT_PLUGINS=flow-control
     """
 

@@ -36,8 +36,8 @@ class Polkit(Plugin, name="polkit", order=45):
 
     Example::
 
-        # laptops booting from a local disk copy may sleep
-        [laptop01]
+        # machines that may sleep (e.g. booting from a local copy of the image)
+        [clients]
         OMIT_PLUGINS=polkit
     """
 
