@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from ltsp_client import __version__
 from ltsp_client.appcontext import Context
 from ltsp_client.errors import LtspError
-from ltsp_client.paths import CLIENT_MARKER, EVENTS_FILE
+from ltsp_client.paths import CLIENT_MARKER, EVENTS_FILE, inside
 
 if TYPE_CHECKING:
     from ltsp_client.server.inventory import Inventory
@@ -130,13 +130,18 @@ def format_table(rows: list[Row]) -> str:
     return "\n".join(lines)
 
 
-def versions() -> str:
+def is_client(root: Path) -> bool:
+    """Whether ROOT is a booted LTSP client (the boot stages leave /run/ltsp/client)."""
+    return inside(root, CLIENT_MARKER).exists()
+
+
+def versions(root: Path = Path("/")) -> str:
     lines = [f"ltsp {__version__}", f"python {platform.python_version()}"]
     pretty = _os_pretty_name(Path("/etc/os-release"))
     if pretty:
         lines.append(f"os {pretty}")
     lines.append(f"kernel {os.uname().release} {os.uname().machine}")
-    role = "client" if Path(CLIENT_MARKER).exists() else "server (no client marker)"
+    role = "client" if is_client(root) else "server (no client marker)"
     lines.append(f"role {role}")
     return "\n".join(lines)
 
@@ -182,7 +187,7 @@ def main(ctx: Context, args: list[str]) -> int:
     options = parser.parse_args(args)
     if not options.timeline:
         report = None
-        if not Path(CLIENT_MARKER).exists():
+        if not is_client(options.root):
             report = server_report(ctx, options.etc, options.root)
         if options.json:
             data: dict[str, Any] = {"ltsp": __version__, "python": platform.python_version()}
@@ -190,7 +195,7 @@ def main(ctx: Context, args: list[str]) -> int:
                 data["server"] = report.as_dict()
             print(json.dumps(data, indent=1))
         else:
-            print(versions())
+            print(versions(options.root))
             if report is not None:
                 from ltsp_client.server.inventory import render
 

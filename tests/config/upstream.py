@@ -90,10 +90,11 @@ def run_upstream(conf_dir: Path, *, applet: str, identity: Identity, is_client: 
     script.write_text(HARNESS)
     argv = ["dash", str(script), applet or "ltsp", str(conf_dir)]
     argv += [identity.mac, identity.ip, identity.hostname]
-    if is_client:
-        # a private mount namespace where /run/ltsp/client exists, as on a client
-        inner = 'mount -t tmpfs tmpfs /run && mkdir -p /run/ltsp/client && exec "$@"'
-        argv = ["unshare", "-m", "sh", "-c", inner, "sh", *argv]
+    # a private mount namespace with an empty /run: /run/ltsp/client exists only for a
+    # client, whatever this host's own /run holds
+    marker = "mkdir -p /run/ltsp/client && " if is_client else ""
+    inner = f'mount -t tmpfs tmpfs /run && {marker}exec "$@"'
+    argv = ["unshare", "-m", "sh", "-c", inner, "sh", *argv]
     proc = subprocess.run(argv, env=ENV, capture_output=True, text=True, timeout=30, check=False)
     died = proc.returncode != 0 or not (conf_dir / "after").exists()
     if died:

@@ -106,3 +106,14 @@ def test_cli_text_and_json(server: dict[str, Path], capsys: pytest.CaptureFixtur
     data = json.loads(capsys.readouterr().out)
     assert data["server"]["images"][0]["name"] == "x86_64"
     assert data["server"]["files"]["ltsp.img"]["size"] == 6
+
+
+def test_role_is_read_under_root(
+    server: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The client marker counts under --root only: a host's own /run never changes the report."""
+    opts = ["--etc", str(server["etc"]), "--root", str(server["root"])]
+    (server["root"] / "run" / "ltsp" / "client").mkdir(parents=True)
+    assert cli.main(["info", *opts]) == 0
+    out = capsys.readouterr().out
+    assert "role client" in out and "Images:" not in out
