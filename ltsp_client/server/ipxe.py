@@ -34,6 +34,10 @@ DEFAULT_TIMEOUT_MS = 5000
 DEFAULT_HTTP_URL = "http://${srv}"
 MAC_SECTION = re.compile(r"[0-9a-f]{2}(:[0-9a-f]{2}){5}")
 CLIENT_PARAMS = ("DEFAULT_IMAGE", "KERNEL_PARAMETERS", "MENU_TIMEOUT")
+RESERVED_LABELS = frozenset(
+    ("start", "images", "roots", "ltsp", "ltsp_tftp", "memtest", "config", "shell", "disk",
+     "exit", "cancel", "failed")
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -361,6 +365,9 @@ def problems(menu: Menu, tftp_ltsp: Path) -> list[str]:
     labels = {i.ident for i in menu.items} | {i.name for i in menu.items if not i.chroot}
     if not menu.items:
         found.append("no images or chroots in the menu (run `ltsp image` first)")
+    for item in menu.items:
+        if item.ident in RESERVED_LABELS:
+            found.append(f"image {item.ident}: the name is one of the menu's own labels; rename it")
     for item in menu.items:
         if not (tftp_ltsp / item.name / "vmlinuz").is_file():
             found.append(f"{item.name}: no kernel in {tftp_ltsp / item.name} (run `ltsp kernel`)")

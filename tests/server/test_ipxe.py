@@ -245,6 +245,9 @@ def test_problems_name_missing_kernels_and_unknown_defaults(tmp_path: Path) -> N
     assert any("buster: no kernel" in p for p in found), found
     assert any("DEFAULT_IMAGE=nope" in p for p in found), found
     assert not any("x86_64" in p for p in found), found
+    (base / "images" / "shell.img").write_bytes(b"hsqs")
+    found = ipxe.problems(ipxe.build_menu(settings, tftp_ltsp=tftp), tftp)
+    assert any("image shell: the name is one of the menu's own labels" in p for p in found)
 
 
 def test_title_param_names() -> None:
