@@ -2,12 +2,19 @@
 """Boot timeline benchmark: upstream LTSP 23.02 against our stack, in the QEMU lab.
 
     python3 benchmarks/boot_timeline.py [--rounds N] [--stack upstream,ours]
-        [--method nbd,nfs] [--svg out.svg] [--markdown out.md] [--ram MB]
+        [--method nbd,nfs] [--image stock|school] [--svg out.svg] [--markdown out.md]
+        [--ram MB]
 
-Both stacks boot the same debootstrapped Debian bookworm base image (upstream's copy
-has the `ltsp` package installed, as upstream requires), alternately, one QEMU at a
-time, by direct kernel boot with ltsp.img + the image's initrd.img, from the same
-server: upstream's generated dnsmasq config (real DHCP), nfs-ganesha, nbd-server.
+`--image stock` (default): both stacks boot the lab's debootstrapped Debian bookworm
+base image (upstream's copy has the `ltsp` package installed, as upstream
+requires; ours is the base published by our applets). `--image school`: both boot
+the very same published image, the base with upstream's `ltsp` plus a school
+desktop's NetworkManager, ifupdown, cron and openssh-server, and a school
+ltsp.conf (HOSTNAME, HOSTS_x, CRONTAB_x, SEARCH_DOMAIN); ours puts its own
+ltsp.img (built from the same ltsp.conf) in front of the same kernel and initrd.
+Alternately, one QEMU at a time, by direct kernel boot with ltsp.img + the
+image's initrd.img, from the same server: upstream's generated dnsmasq config
+(real DHCP), nfs-ganesha, nbd-server.
 Per boot it prints when each stage starts (host clock since QEMU started; guest
 data placed on that clock: our events.jsonl, systemd-analyze) and the bytes the
 server sent, by protocol (nftables counters inside the lab namespace).
@@ -26,7 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "qemu-tests"))
 sys.path.insert(0, str(ROOT))
 
-from lab import LabError, ourstack, runlog, timeline, upstream  # noqa: E402
+from lab import SERVER_IP, LabError, ourstack, runlog, timeline, upstream  # noqa: E402
 from lab.image import build_rootfs  # noqa: E402
 from lab.netns import LabNetwork, install_sigterm_handler  # noqa: E402
 from lab.services import Dnsmasq, NbdServer, NfsServer  # noqa: E402
@@ -42,6 +49,16 @@ MACS = {
     ("ours", "nfs"): "52:54:00:67:30:04",
 }
 BOOT_TIMEOUT = {"upstream": 300.0, "ours": 240.0}
+IMAGES = ("stock", "school")
+SCHOOL_PACKAGES = ("network-manager", "ifupdown", "cron", "openssh-server")
+SCHOOL_CONF = """\
+# a school's ltsp.conf
+[clients]
+HOSTNAME=pc%{IP}
+SEARCH_DOMAIN=school.lan
+HOSTS_1="192.168.67.10 printer"
+CRONTAB_1="30 7 * * 1-5 root /usr/bin/logger -t school good morning"
+"""
 
 
 def _csv(value: str, allowed: tuple[str, ...]) -> list[str]:
@@ -57,6 +74,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--rounds", type=int, default=1, help="boots per stack and method")
     ap.add_argument("--stack", type=lambda v: _csv(v, STACKS), default=list(STACKS))
     ap.add_argument("--method", type=lambda v: _csv(v, METHODS), default=list(METHODS))
+    ap.add_argument(
+        "--image",
+        choices=IMAGES,
+        default="stock",
+        help="stock: the lab's base image; school: one image with NetworkManager, ifupdown, "
+        "cron and ssh that both stacks boot, with a school ltsp.conf",
+    )
     ap.add_argument("--svg", type=Path, help="write an SVG timeline here")
     ap.add_argument("--markdown", type=Path, help="write the markdown tables here")
     ap.add_argument("--ram", type=int, default=512, help="client RAM in MB (default 512)")
@@ -67,6 +91,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     ap.add_argument("-v", "--verbose", action="store_true")
     return ap.parse_args(argv)
+
+
+def same_image_cmdline(pub: upstream.Published, method: str, mac: str) -> str:
+    """Our kernel command line for upstream's published image (docs/boot.md)."""
+    bootif = "01-" + mac.lower().replace(":", "-")
+    if method == "nbd":
+        return f"root=/dev/nbd0 nbdroot={SERVER_IP},{upstream.IMAGE_NAME},nbd0 BOOTIF={bootif}"
+    return (
+        f"root=/dev/nfs nfsroot={SERVER_IP}:{pub.base_dir} "
+        f"ltsp.image=images/{upstream.IMAGE_NAME}.img loop.max_part=9 BOOTIF={bootif}"
+    )
 
 
 def summary(timelines: list[timeline.Timeline]) -> str:
@@ -86,7 +121,48 @@ def summary(timelines: list[timeline.Timeline]) -> str:
         f" median {statistics.median(net_of_dhcp[key]):.1f} s"
         for key, v in sorted(groups.items())
     ]
-    return "\n".join(rows) + "\n"
+    return "\n".join(rows) + "\n" + targets(timelines)
+
+
+def pid1_work(tl: timeline.Timeline) -> float | None:
+    """Seconds from the end of the LTSP initramfs step to the exec of the real init.
+
+    Upstream: its `ltsp init` (its switch_root is 0 by construction). Ours: the
+    "switch_root" gap (when `ltsp init` is pid 1, mostly the frozen binary's second
+    start) plus our pid-1 stage; with the plugins applied in the initramfs (no pid-1
+    stage) the plugin step moves into the initramfs step and is counted here instead.
+    """
+    marks = tl.marks
+    start, end = marks.get("switch_root"), marks.get("systemd")
+    if start is None or end is None:
+        return None
+    return max(0.0, end - start) + tl.initramfs_plugins
+
+
+def _median(values: list[float]) -> float | None:
+    return statistics.median(values) if values else None
+
+
+def targets(timelines: list[timeline.Timeline]) -> str:
+    """Issue 8's targets per method: pid-1 work <= 1/3 of upstream's, multi-user <= 1/2."""
+    rows = []
+    for method in sorted({tl.method for tl in timelines}):
+        got: dict[tuple[str, str], float | None] = {}
+        for stack in STACKS:
+            mine = [tl for tl in timelines if tl.stack == stack and tl.method == method]
+            got[(stack, "pid1")] = _median([v for tl in mine if (v := pid1_work(tl)) is not None])
+            got[(stack, "total")] = _median([v for tl in mine if (v := tl.total()) is not None])
+        for what, limit, label in (("pid1", 1 / 3, "pid-1 work"), ("total", 1 / 2, "multi-user")):
+            ours, theirs = got[("ours", what)], got[("upstream", what)]
+            if ours is None or theirs is None or theirs <= 0:
+                continue
+            ratio = ours / theirs
+            verdict = "met" if ratio <= limit else "NOT met"
+            rows.append(
+                f"{method}: {label} median ours {ours:.1f} s / upstream {theirs:.1f} s"
+                f" = {ratio:.2f}x (target <= {limit:.2f}x: {verdict})"
+            )
+    return "".join(f"{row}\n" for row in rows)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -111,9 +187,16 @@ def main(argv: list[str] | None = None) -> int:
         nfs_exports: list[Path] = []
         nbd_exports: dict[str, Path] = {}
         plans: dict[tuple[str, str], tuple[Path, list[Path], str]] = {}
-        if "upstream" in stacks:
+        dhcp_conf = ""
+        if "upstream" in stacks or args.image == "school":
+            school = args.image == "school"
+            chroot = upstream.build_chroot(base, SCHOOL_PACKAGES if school else ())
             pub, applet_times = upstream.publish(
-                net, run_dir, upstream.build_chroot(base), debug=args.upstream_debug
+                net,
+                run_dir,
+                chroot,
+                debug=args.upstream_debug,
+                extra_conf=SCHOOL_CONF if school else "",
             )
             print(f"upstream applets (s): {applet_times}", file=sys.stderr)
             nfs_exports.append(pub.base_dir)
@@ -124,9 +207,13 @@ def main(argv: list[str] | None = None) -> int:
                 line = pub.nbd_cmdline(mac) if method == "nbd" else pub.nfs_cmdline(mac)
                 plans[("upstream", method)] = (kernel, initrds, line)
             dhcp_conf = upstream.dnsmasq_conf_text(pub, proxy_dhcp=False)
-        else:
-            dhcp_conf = ""
-        if "ours" in stacks:
+            if "ours" in stacks and school:
+                conf = (pub.etc_upper / "ltsp" / "ltsp.conf").read_text()
+                ltsp_img = ourstack.build_ltsp_img(run_dir / "ours", chroot, ltsp_conf=conf)
+                for method in args.method:
+                    line = same_image_cmdline(pub, method, MACS[("ours", method)])
+                    plans[("ours", method)] = (pub.kernel, [ltsp_img, pub.initrd], line)
+        if "ours" in stacks and args.image == "stock":
             ours = ourstack.publish(run_dir, base)
             nfs_exports.append(ours.base_dir)
             nbd_exports[ourstack.IMAGE_NAME] = ours.image

@@ -55,6 +55,8 @@ VM_MARKERS: dict[str, str] = {
     "ipconfig": r"IP-Config: .* complete",
     "report_end": r"LAB-REPORT-END",
 }
+# initrd-bottom's step that applies the init stage to the new root (no `ltsp init` as pid 1)
+INITRAMFS_INIT_STEP = "init-stage"
 PRINTK = re.compile(r"^\[\s*(\d+\.\d+)\]\s")
 
 
@@ -72,6 +74,9 @@ class Timeline:
     # its first round is always lost, costing 1-10 s: a cost both stacks share)
     dhcp_wait: float | None = None
     run: int = 0  # round number in a benchmark, 0 = not numbered
+    # seconds of the init stage run from the initramfs (our `init-stage` step of
+    # initrd-bottom, when the plugins are applied there and no `ltsp init` runs as pid 1)
+    initramfs_plugins: float = 0.0
 
     def stages(self) -> list[tuple[str, float | None, float | None]]:
         """(stage, start, end); a stage whose boundaries were not both seen has None ends."""
@@ -190,7 +195,22 @@ def from_console(
                 marks["switch_root"] = round(i_end + offset, 3)
             if p_start >= 0:
                 marks["pid1"] = round(p_start + offset, 3)
-    return Timeline(stack=stack, method=method, marks=marks, notes=notes, dhcp_wait=dhcp_wait)
+    early = sum(
+        float(str(e["duration"]))
+        for e in events
+        if e.get("stage") == "initrd-bottom"
+        and e.get("step") == INITRAMFS_INIT_STEP
+        and e.get("event") == "end"
+        and "duration" in e
+    )
+    return Timeline(
+        stack=stack,
+        method=method,
+        marks=marks,
+        notes=notes,
+        dhcp_wait=dhcp_wait,
+        initramfs_plugins=round(early, 3),
+    )
 
 
 MISSING = "-"
