@@ -94,7 +94,8 @@ def check_report(result: BootResult) -> Report:
         for e in report.events
         if e.get("stage") == "initrd-bottom" and e.get("event") == "end"
     ]
-    assert stage1 == ["facts", "config", "image-source", "mount", "install"], report.events
+    steps1 = ["facts", "config", "image-source", "mount", "install", "init-stage"]
+    assert stage1 == steps1, report.events
     assert "restore-init" in {s[1] for s in steps if s[0] == "init" and s[2] == "end"}, steps
     return report
 

@@ -89,7 +89,8 @@ def check_booted(result: BootResult) -> Report:
         for e in report.events
         if e.get("stage") == "initrd-bottom" and e.get("event") == "end"
     ]
-    assert steps == ["facts", "config", "image-source", "mount", "install"], report.events
+    stage1 = ["facts", "config", "image-source", "mount", "install", "init-stage"]
+    assert steps == stage1, report.events
     assert result.grep(r"Running ltsp initrd-bottom"), result.why()
     return report
 

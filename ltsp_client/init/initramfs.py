@@ -3,7 +3,7 @@
 initramfs-tools (or dracut) has already configured the network and mounted
 the NFS or NBD root on ROOTMNT. This stage, run once per boot:
 
-  facts -> config -> image-source -> mount -> install
+  facts -> config -> image-source -> mount -> install -> init-stage
 
 each step timed and recorded by `ltsp_client.log.step`. A failure prints
 FATAL with the step, a hint and the log path, then reboots after a countdown
@@ -53,6 +53,9 @@ class Stage:
     values: Mapping[str, str] = field(default_factory=dict)  # ltsp.conf + kernel ltsp.* vars
     chain: tuple[Element, ...] = ()
     to_ram: bool = False
+    # the init stage's plugins from here (init/early.py): only in a real initramfs, where
+    # the kernel and network are the client's (main() sets it; tests on a host do not)
+    early_init: bool = False
 
     def value(self, name: str, default: str = "") -> str:
         return self.values.get(name, self.environ.get(name, default))
@@ -161,6 +164,25 @@ def step_install(stage: Stage) -> Stage:
     return stage
 
 
+def step_init_stage(stage: Stage) -> Stage:
+    """The init stage's plugins on the new root now (init/early.py), unless pid 1 must."""
+    from ltsp_client.init import early
+
+    reason = early.why_pid1(stage.values, stage.cmdline.break_step)
+    if not stage.early_init:
+        return stage
+    if reason:
+        log.info("the init stage runs as pid 1 (`ltsp init`): %s", reason)
+        return stage
+    try:
+        summary = early.apply(stage.rootmnt)
+    except Exception as exc:  # /sbin/init is still ours: pid 1 does the stage instead
+        log.warning("init stage from the initramfs: %s; `ltsp init` does it as pid 1", exc)
+        return stage
+    emergency.Console(out=sys.stderr).say(f"ltsp init (from the initramfs): {summary}")
+    return stage
+
+
 StepFn = Callable[[Stage], Stage]
 
 
@@ -171,6 +193,7 @@ def steps(executor: rootfs.Executor) -> tuple[tuple[str, StepFn], ...]:
         ("image-source", choose_source),
         ("mount", lambda s: step_mount(s, executor)),
         ("install", step_install),
+        ("init-stage", step_init_stage),
     )
 
 
@@ -268,5 +291,5 @@ def main(ctx: Context, args: list[str]) -> int:
         debug_shell=kernel.debug_shell,
         reboot_timeout=emergency.parse_timeout(kernel.ltsp.get("REBOOT_TIMEOUT")),
     )
-    stage = Stage(rootmnt=rootmnt, cmdline=kernel, environ=dict(os.environ))
+    stage = Stage(rootmnt=rootmnt, cmdline=kernel, environ=dict(os.environ), early_init=True)
     return run_stage(stage, policy)

@@ -64,6 +64,8 @@ class Options:
     test_root: bool = False
     hooks: bool = True
     init_args: tuple[str, ...] = ()
+    # the root is not / but the kernel and network are the client's (init/early.py)
+    live: bool = False
 
 
 def parse_args(args: Sequence[str]) -> Options | None:
@@ -227,7 +229,9 @@ def configure(options: Options, deps: Deps) -> str:
         first = loaded.problems[0]
         raise LtspError(f"admin plugin {first.file}: {first.message}", hint=first.hint)
     omit = loader.omitted(loaded.registry, config, deps.environ)
-    ctx = PluginContext(root=root, config=config, facts=facts, runner=deps.runner)
+    ctx = PluginContext(
+        root=root, config=config, facts=facts, runner=deps.runner, live=options.live or None
+    )
     run_hooks = options.hooks or not options.test_root
     hook_output = inside(root, LOG_FILE)
 

@@ -63,11 +63,15 @@ class PluginContext:
     stage: str = "init"
     exports: dict[str, str] = field(default_factory=dict)
     kernel: Kernel = field(default_factory=LiveKernel)
+    # None: live when the root is /; True: the initramfs applies the stage to the new root
+    # of this very client (init/early.py), so the kernel and network are live too
+    live: bool | None = None
 
     @property
     def is_live(self) -> bool:
-        """True when the root is `/` (the client itself), not a tree given with --root or a test."""
-        return self.root == Path("/")
+        """True on the client itself (root `/`, or its new root from the initramfs), not a
+        tree given with --root or a test."""
+        return self.live if self.live is not None else self.root == Path("/")
 
     # --- where -----------------------------------------------------------
     def path(self, path: str | PurePosixPath) -> Path:

@@ -195,6 +195,12 @@ def from_console(
                 marks["switch_root"] = round(i_end + offset, 3)
             if p_start >= 0:
                 marks["pid1"] = round(p_start + offset, 3)
+            if 0 <= p_start < i_end:
+                # the init stage ran inside initrd-bottom (init/early.py): no pid-1 stage,
+                # and the one exec after run-init is the real init's
+                marks["pid1"] = marks["switch_root"]
+                if second_exec is None and first_exec is not None and first_exec >= i_end + offset:
+                    marks["systemd"] = first_exec
     early = sum(
         float(str(e["duration"]))
         for e in events
