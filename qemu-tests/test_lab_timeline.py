@@ -72,6 +72,31 @@ def test_events_placed_on_host_clock() -> None:
     assert tl.marks["systemd"] == 40.0
 
 
+def test_init_stage_from_the_initramfs() -> None:
+    # init/early.py: the init stage's events come inside initrd-bottom's init-stage step,
+    # and the one exec after run-init is the real init's
+    lines = [
+        *UPSTREAM_LINES[:4],
+        (25.0, "[   12.4] Not activating Mandatory Access Control as /sbin/tomoyo-init ..."),
+        (26.0, "Welcome to Debian GNU/Linux 12 (bookworm)!"),
+    ]
+    events = timeline.parse_events(
+        [
+            '{"t": 5.0, "stage": "initrd-bottom", "step": "facts", "event": "start"}',
+            '{"t": 7.0, "stage": "initrd-bottom", "step": "init-stage", "event": "start"}',
+            '{"t": 7.1, "stage": "init", "step": "plugins", "event": "start"}',
+            '{"t": 7.9, "stage": "init", "step": "restore-init", "event": "end"}',
+            '{"t": 8.0, "stage": "initrd-bottom", "step": "init-stage", "event": "end",'
+            ' "duration": 1.0}',
+        ]
+    )
+    tl = timeline.from_console(lines, stack="ours", method="nbd", events=events)
+    assert tl.marks["switch_root"] == pytest.approx(20.12)
+    assert tl.marks["pid1"] == tl.marks["switch_root"], "no pid-1 stage"
+    assert tl.marks["systemd"] == 25.0
+    assert tl.initramfs_plugins == 1.0
+
+
 def test_renderings() -> None:
     a = timeline.from_console(UPSTREAM_LINES, stack="upstream", method="nfs")
     a.served = {"tftp": 48_000_000, "nfs": 90_500_000}
