@@ -27,7 +27,7 @@ import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ltsp_client import log as ltsp_log
 from ltsp_client.config.model import is_true
@@ -64,18 +64,11 @@ def why_pid1(values: Mapping[str, str], break_step: str) -> str:
 def chroot_runner(root: Path, runner: Runner = run) -> Runner:
     """Commands run inside `root`, as at pid 1; a plugin's own `chroot DIR ...` runs as is."""
 
-    def chrooted(
-        argv: Sequence[str],
-        *,
-        timeout: float = 60.0,
-        check: bool = True,
-        input: str | None = None,
-        env: Mapping[str, str] | None = None,
-    ) -> Result:
+    def chrooted(argv: Sequence[str], **options: Any) -> Result:
         words = [str(a) for a in argv]
         if words and Path(words[0]).name != "chroot":
             words = ["chroot", str(root), *words]
-        return runner(words, timeout=timeout, check=check, input=input, env=env)
+        return runner(words, **options)
 
     return chrooted
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -17,6 +17,7 @@ from ltsp_client.init.cmdline import parse
 from ltsp_client.pluginkit import context
 from ltsp_client.run import Result
 from tests.init.test_pid1 import Recorder, assert_restored, deps, isolate, make_root
+from tests.plugins.goldentree import FakeRunner
 
 __all__ = ["isolate"]  # the autouse fixture of test_pid1: events, log handlers, SIGINT
 
@@ -66,25 +67,16 @@ def test_why_pid1(values: dict[str, str], break_step: str, why: str) -> None:
 
 
 def test_commands_run_in_the_new_root_unless_already_chrooted() -> None:
-    seen: list[list[str]] = []
-
-    def runner(
-        argv: Sequence[str],
-        *,
-        timeout: float = 60.0,
-        check: bool = True,
-        input: str | None = None,
-        env: Mapping[str, str] | None = None,
-    ) -> Result:
-        seen.append(list(argv))
-        return Result(tuple(argv), 0, "", "")
-
+    ok = Result(("ip",), 0, "", "")
+    runner = FakeRunner(
+        {("chroot", "/root", "ip", "-4", "address"): ok, ("chroot", "/root", "pam-auth-update"): ok}
+    )
     chrooted = early.chroot_runner(Path("/root"), runner)
     chrooted(["ip", "-4", "address"], timeout=5)
     chrooted(["chroot", "/root", "pam-auth-update"])
-    assert seen == [
-        ["chroot", "/root", "ip", "-4", "address"],
-        ["chroot", "/root", "pam-auth-update"],
+    assert runner.calls == [
+        ("chroot", "/root", "ip", "-4", "address"),
+        ("chroot", "/root", "pam-auth-update"),
     ]
 
 
