@@ -166,3 +166,17 @@ def test_the_initramfs_step_survives_a_failure(
     monkeypatch.setattr(early, "apply", fails)
     stage = initramfs.Stage(rootmnt=root, cmdline=parse("quiet"), environ={}, early_init=True)
     assert initramfs.step_init_stage(stage) == stage
+
+
+@pytest.mark.root
+def test_live_binds_for_real(mount_dir: Path) -> None:
+    root = mount_dir / "root"
+    root.mkdir()
+    with early.LiveBinds().on(root):
+        assert (root / "proc/self/status").is_file()
+        assert (root / "sys/class/net/lo").exists()
+        assert (root / "dev/null").is_char_device()
+        (root / "run/ltsp-test-early").mkdir()  # lands in this machine's /run
+        assert Path("/run/ltsp-test-early").is_dir()
+        Path("/run/ltsp-test-early").rmdir()
+    assert not (root / "proc/self").exists() and not any((root / "run").iterdir())
