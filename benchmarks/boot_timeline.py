@@ -40,10 +40,11 @@ from lab.services import Dnsmasq, NbdServer, NfsServer  # noqa: E402
 from lab.traffic import TrafficCounter  # noqa: E402
 from lab.vm import boot_client  # noqa: E402
 
-# "ours-pid1": our stack with `ltsp.pid1-stage=1`, the init stage in `ltsp init` as pid 1
-# after switch_root (the way before init/early.py), for a before/after in one run
+# "ours": our stack with the init stage applied from the initramfs (`ltsp.pid1-stage=0`,
+# init/early.py); "ours-pid1": with `ltsp init` as pid 1 after switch_root
+# (`ltsp.pid1-stage=1`, the way before), for a before/after in one run
 STACKS = ("upstream", "ours", "ours-pid1")
-PID1_SWITCH = "ltsp.pid1-stage=1"
+PID1_SWITCH = {"ours": "ltsp.pid1-stage=0", "ours-pid1": "ltsp.pid1-stage=1"}
 METHODS = ("nbd", "nfs")
 MACS = {
     ("upstream", "nbd"): "52:54:00:67:30:01",
@@ -81,7 +82,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--stack",
         type=lambda v: _csv(v, STACKS),
         default=list(STACKS[:2]),
-        help="upstream,ours (default); ours-pid1 = ours with ltsp.pid1-stage=1",
+        help="upstream,ours (default); ours = ltsp.pid1-stage=0, ours-pid1 = ltsp.pid1-stage=1",
     )
     ap.add_argument("--method", type=lambda v: _csv(v, METHODS), default=list(METHODS))
     ap.add_argument(
@@ -228,7 +229,7 @@ def main(argv: list[str] | None = None) -> int:
                 for stack in ours_stacks:
                     for method in args.method:
                         line = same_image_cmdline(pub, method, MACS[(stack, method)])
-                        line += f" {PID1_SWITCH}" if stack == "ours-pid1" else ""
+                        line += f" {PID1_SWITCH[stack]}"
                         plans[(stack, method)] = (pub.kernel, [ltsp_img, pub.initrd], line)
         if ours_stacks and args.image == "stock":
             ours = ourstack.publish(run_dir, base)
@@ -237,7 +238,7 @@ def main(argv: list[str] | None = None) -> int:
             for stack in ours_stacks:
                 for method in args.method:
                     mac = MACS[(stack, method)]
-                    extra = PID1_SWITCH if stack == "ours-pid1" else ""
+                    extra = PID1_SWITCH[stack]
                     line = (
                         ours.nbd_cmdline(mac, extra)
                         if method == "nbd"

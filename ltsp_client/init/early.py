@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 from ltsp_client import log as ltsp_log
 from ltsp_client.config.model import is_true
+from ltsp_client.config.params import find_param
 from ltsp_client.errors import LtspError
 from ltsp_client.init.install import INIT
 from ltsp_client.paths import inside
@@ -51,7 +52,8 @@ Unmounter = Callable[[Path], None]
 
 def why_pid1(values: Mapping[str, str], break_step: str) -> str:
     """Why the init stage must wait for pid 1 ("" when the initramfs may run it)."""
-    if is_true(values.get("PID1_STAGE")):
+    param = find_param("PID1_STAGE")
+    if is_true(values.get("PID1_STAGE") or (param.default if param else "")):
         return "PID1_STAGE=1"
     if break_step:
         return f"ltsp.break={break_step}"

@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 
 from ltsp_client import log as ltsp_log
+from ltsp_client.config.model import is_true
+from ltsp_client.config.params import find_param
 from ltsp_client.errors import LtspError
 from ltsp_client.init import early, initramfs
 from ltsp_client.init.cmdline import parse
@@ -19,6 +21,7 @@ from ltsp_client.run import Result
 from tests.init.test_pid1 import Recorder, assert_restored, deps, isolate, make_root
 from tests.plugins.goldentree import FakeRunner
 
+PID1_DEFAULT = is_true(find_param("PID1_STAGE").default)  # type: ignore[union-attr]
 __all__ = ["isolate"]  # the autouse fixture of test_pid1: events, log handlers, SIGINT
 
 
@@ -55,11 +58,12 @@ def stage_events(root: Path) -> list[tuple[str, str, str]]:
 @pytest.mark.parametrize(
     ("values", "break_step", "why"),
     [
-        ({}, "", ""),
+        ({"PID1_STAGE": "0"}, "", ""),
         ({"PID1_STAGE": "0", "POST_INIT_X": ""}, "", ""),
         ({"PID1_STAGE": "yes"}, "", "PID1_STAGE=1"),
-        ({}, "init/plugins", "ltsp.break=init/plugins"),
-        ({"PRE_INIT_NOTE": "echo hi"}, "", "PRE_INIT_NOTE is set"),
+        ({}, "", "PID1_STAGE=1" if PID1_DEFAULT else ""),
+        ({"PID1_STAGE": "0"}, "init/plugins", "ltsp.break=init/plugins"),
+        ({"PID1_STAGE": "0", "PRE_INIT_NOTE": "echo hi"}, "", "PRE_INIT_NOTE is set"),
     ],
 )
 def test_why_pid1(values: dict[str, str], break_step: str, why: str) -> None:
@@ -128,10 +132,11 @@ def test_no_restorable_init_is_an_error(tmp_path: Path, hostnames: list[str]) ->
 @pytest.mark.parametrize(
     ("cmdline", "conf", "early_run"),
     [
-        ("quiet", "", True),
-        ("quiet ltsp.pid1-stage=1", "", False),
-        ("quiet", "[clients]\nPID1_STAGE=1\n", False),
-        ("quiet ltsp.break=init/plugins", "", False),
+        ("quiet", "", not PID1_DEFAULT),
+        ("quiet ltsp.pid1-stage=0", "", True),
+        ("quiet", "[clients]\nPID1_STAGE=0\n", True),
+        ("quiet ltsp.pid1-stage=1", "[clients]\nPID1_STAGE=0\n", False),
+        ("quiet ltsp.pid1-stage=0 ltsp.break=init/plugins", "", False),
     ],
 )
 def test_the_initramfs_step_chooses(
@@ -159,13 +164,19 @@ def test_the_initramfs_step_survives_a_failure(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     root = make_root(tmp_path)
+    called: list[Path] = []
 
     def fails(rootmnt: Path, **kw: object) -> str:
+        called.append(rootmnt)
         raise OSError(1, "Operation not permitted")
 
     monkeypatch.setattr(early, "apply", fails)
-    stage = initramfs.Stage(rootmnt=root, cmdline=parse("quiet"), environ={}, early_init=True)
+    stage = initramfs.Stage(
+        rootmnt=root, cmdline=parse("quiet ltsp.pid1-stage=0"), environ={}, early_init=True
+    )
+    stage = initramfs.step_config(replace(stage, config_dir=root / "etc/ltsp"))
     assert initramfs.step_init_stage(stage) == stage
+    assert called == [root], "tried, failed, and left to pid 1 without stopping the boot"
 
 
 @pytest.mark.root
