@@ -164,8 +164,11 @@ def _nbd_connection(cli: str, srv: str) -> list[subprocess.Popen[bytes]]:
     return helpers
 
 
-def run_stack(stack: str, layer: Path, netns: str, work: Path, *, timeout: float = 60) -> Changes:
-    """Run `stack` ("upstream" or "ours") on an overlay of layer over /, return its changes."""
+def run_stack(
+    stack: str, layer: Path, netns: str, work: Path, *, timeout: float = 60, lower: str = "/"
+) -> Changes:
+    """Run `stack` ("upstream" or "ours") on an overlay of layer over `lower` (this machine's
+    root, or an image's chroot), return its changes."""
     top = work / stack
     out = work / f"{stack}.upper"
     top.mkdir(parents=True)
@@ -182,7 +185,7 @@ def run_stack(stack: str, layer: Path, netns: str, work: Path, *, timeout: float
 mount -t tmpfs sbs {top}
 mkdir {top}/layer {top}/upper {top}/work {root}
 cp -a {layer}/. {top}/layer/
-mount -t overlay -o lowerdir={top}/layer:/,upperdir={top}/upper,workdir={top}/work sbs {root}
+mount -t overlay -o lowerdir={top}/layer:{lower},upperdir={top}/upper,workdir={top}/work sbs {root}
 mount -t proc proc {root}/proc
 mount --bind {top}/layer/proc/cmdline {root}/proc/cmdline
 mount --rbind /dev {root}/dev

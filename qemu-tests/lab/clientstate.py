@@ -93,9 +93,15 @@ def entry_differences(a: Entries, b: Entries, *, ignore: Iterable[str] = ()) -> 
             found[path] = f"{left[0]} vs {right[0]}"
         elif left[0] == "file" and left[1] != right[1] and left[2:] == right[2:]:
             found[path] = f"mode {left[1]} vs {right[1]}"
+        elif left[0] == "file" and _uncommented(left[2]) == _uncommented(right[2]):
+            found[path] = "comments"
         else:
             found[path] = "content"
     return found
+
+
+def _uncommented(text: str) -> list[str]:
+    return [line for line in text.splitlines() if not line.lstrip().startswith("#")]
 
 
 def unit_differences(a: dict[str, str], b: dict[str, str]) -> dict[str, str]:

@@ -9,7 +9,10 @@ the command line itself never matches them and the tty cannot mangle bytes.
 from __future__ import annotations
 
 import base64
+import contextlib
+import os
 import re
+import signal
 import socket
 import time
 from pathlib import Path
@@ -31,6 +34,7 @@ class GuestShell:
                 if time.monotonic() > deadline:
                     raise LabError(f"cannot connect to {sock_path}: {exc}") from exc
                 time.sleep(0.5)
+        self.path = sock_path
         self._count = 0
         self._buf = b""
         self.run("stty -echo 2>/dev/null; true", timeout=timeout)
@@ -73,7 +77,31 @@ class GuestShell:
     def text(self, command: str, *, timeout: float = 60) -> str:
         return self.run(command, timeout=timeout).decode(errors="replace")
 
-    def poweroff(self) -> None:
-        """Power the client off at once (QEMU exits); the connection is then gone."""
+    def poweroff(self, *, timeout: float = 30) -> None:
+        """Power the client off at once and wait for its QEMU to exit (killed after `timeout`),
+        so that the next client can have the tap."""
         self._sock.sendall(b"\necho o > /proc/sysrq-trigger\n")
         self.close()
+        deadline = time.monotonic() + timeout
+        while pids := qemu_pids(self.path):
+            if time.monotonic() > deadline:
+                for pid in pids:
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(pid, signal.SIGKILL)
+            time.sleep(0.2)
+
+
+def qemu_pids(sock_path: Path) -> list[int]:
+    """The QEMU processes whose serial port is `sock_path` (the client this shell is on)."""
+    found = []
+    needle = f"unix:{sock_path},".encode()
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            cmdline = (proc / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if needle in cmdline and b"qemu-system" in cmdline:
+            found.append(int(proc.name))
+    return found
