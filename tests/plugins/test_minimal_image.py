@@ -27,6 +27,7 @@ EXPECTED = {
     "polkit": "not needed",
     "search-providers": "not needed",
     "snap": "not needed",
+    "sshfs": "not needed",
     "swap": "not needed",
     "xorg": "not needed",
     "ltsp-service": "not needed",  # no ltsp binary in this image
