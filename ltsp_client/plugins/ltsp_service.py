@@ -19,10 +19,10 @@ Description=LTSP startup tasks
 After=network-online.target remote-fs.target home.mount
 
 [Service]
-Type=oneshot
+# exec, not oneshot: multi-user.target does not wait for these tasks
+Type=exec
 ExecStart={BINARY} service
 RemainAfterExit=yes
-TimeoutStartSec=infinity
 
 [Install]
 WantedBy=multi-user.target
