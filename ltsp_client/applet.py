@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from ltsp_client.appcontext import Context
 
-__all__ = ["Context", "Host", "debug_enabled", "host_facts", "run_applet"]
+__all__ = ["Context", "Host", "host_facts", "run_applet"]
 
 if TYPE_CHECKING:
     from typing import TypeAlias
@@ -57,15 +57,6 @@ class Host:
     def is_client(self) -> bool:
         """An LTSP client (the initramfs stage created the marker), or pid 1."""
         return (self.run_dir / "client").exists() or os.getpid() == 1
-
-
-def debug_enabled(applet: str, value: str) -> bool:
-    """LTSP_DEBUG: a true value turns debug output on for every applet, a comma list
-    for the applets it names (`LTSP_DEBUG=initrd,info`)."""
-    from ltsp_client.config.model import TRUE_WORDS
-
-    words = [w.strip() for w in value.split(",")]
-    return value.strip().lower() in TRUE_WORDS or applet in words
 
 
 def host_facts(host: Host) -> Facts:
@@ -112,7 +103,7 @@ def run_applet(entry: Entry, ctx: Context, args: list[str], host: Host) -> int:
     from ltsp_client import log as logsetup
     from ltsp_client.config import Identity
     from ltsp_client.config.loader import read_conf
-    from ltsp_client.config.model import TRUE_WORDS, Config
+    from ltsp_client.config.model import Config, debug_enabled, log_to_file
     from ltsp_client.config.sections import evaluate_files
 
     files = host.conf_files(ctx.applet)
@@ -133,8 +124,7 @@ def run_applet(entry: Entry, ctx: Context, args: list[str], host: Host) -> int:
         return config.get(name, host.environ.get(name, ""))
 
     log_file = host.run_dir / "ltsp.log"
-    debug_log = value("DEBUG_LOG").strip().lower()
-    to_file = debug_log == "" or debug_log in TRUE_WORDS  # DEBUG_LOG defaults to 1
+    to_file = log_to_file(value("DEBUG_LOG"))
     if to_file:
         _open_log(log_file, truncate=not host.is_client)
     logsetup.setup(

@@ -85,6 +85,19 @@ def setup(
     root.addHandler(handler)
 
 
+def apply_settings(*, verbose: bool, to_file: bool) -> None:
+    """After ltsp.conf was read: LTSP_DEBUG (console gets debug lines) and DEBUG_LOG
+    (`to_file` false: the log file is written no further)."""
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        if isinstance(handler, logging.FileHandler):
+            if not to_file:
+                root.removeHandler(handler)
+                handler.close()
+        elif isinstance(handler, logging.StreamHandler):
+            handler.setLevel(logging.DEBUG if verbose else logging.WARNING)
+
+
 @contextmanager
 def step(name: str, **details: Any) -> Iterator[None]:
     """Log a step's start and duration and record both as events; failures are recorded too."""

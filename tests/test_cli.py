@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from ltsp_client import cli
-from ltsp_client.applet import Context, Host, debug_enabled
+from ltsp_client.applet import Context, Host
+from ltsp_client.config.model import debug_enabled, log_to_file
 from ltsp_client.pluginkit import StaticFacts
 
 UPSTREAM_APPLETS = [
@@ -285,3 +286,10 @@ def test_unreadable_ltsp_conf_is_skipped_as_upstream_does(
     monkeypatch.setattr(os, "access", lambda p, mode: p != conf and real_access(p, mode))
     assert cli.main(["info"], host=host) == 0
     assert seen[-1].home_dir == Path("/home") and seen[-1].config is None
+
+
+def test_debug_log_by_the_one_boolean_rule_and_on_by_default() -> None:
+    assert [log_to_file(v) for v in (None, "", " ", "1", "yes", "0", "no", "off")] == [
+        True, True, True, True, True, False, False, False,
+    ]  # fmt: skip
+    assert debug_enabled("init", "info, init") and not debug_enabled("init", "initrd-bottom")

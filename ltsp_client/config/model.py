@@ -26,6 +26,17 @@ def is_true(value: str | None) -> bool:
     return value is not None and value.strip().lower() in TRUE_WORDS
 
 
+def debug_enabled(applet: str, value: str | None) -> bool:
+    """LTSP_DEBUG: a true value turns debug output on for every applet, a comma list
+    for the applets it names (`LTSP_DEBUG=initrd,info`)."""
+    return is_true(value) or applet in (value or "").replace(" ", "").split(",")
+
+
+def log_to_file(value: str | None) -> bool:
+    """DEBUG_LOG: unset or empty is on (its default, 1); otherwise the boolean rule."""
+    return not (value or "").strip() or is_true(value)
+
+
 @dataclass(frozen=True)
 class Identity:
     """The values that sections are matched against (empty strings are still matched)."""
