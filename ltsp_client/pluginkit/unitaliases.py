@@ -10,6 +10,7 @@ SysV scripts without a unit are enabled by their /etc/rc?.d start links.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path, PurePosixPath
 
@@ -24,37 +25,57 @@ def as_unit(name: str) -> str:
     return name if UNIT_RE.match(name) else f"{name}.service"
 
 
-def _entry(root: Path, name: str, user: bool) -> Path | None:
-    """The first unit-path entry called `name` (a file, an alias link or a mask)."""
-    for directory in USER_UNIT_PATHS if user else SYSTEM_UNIT_PATHS:
-        entry = inside(root, directory) / name
-        if os.path.lexists(entry):
-            return entry
-    return None
+class UnitNames:
+    """The unit files of the image at `root` (system, or global user units), listed once.
+
+    A plugin that looks up dozens of names (the services plugin) reads each
+    unit directory once instead of resolving every name in every directory.
+    """
+
+    def __init__(self, root: Path, *, user: bool = False) -> None:
+        self.root = root
+        self.entries: dict[str, Path] = {}
+        for directory in reversed(USER_UNIT_PATHS if user else SYSTEM_UNIT_PATHS):
+            folder = inside(root, directory)
+            with contextlib.suppress(OSError):
+                self.entries.update({e.name: Path(e.path) for e in os.scandir(folder)})
+
+    def real_unit(self, name: str) -> str:
+        """The unit file behind `name`, alias links followed (`portmap` -> `rpcbind.service`)."""
+        unit = as_unit(name)
+        for _ in range(MAX_ALIASES):
+            entry = self.entries.get(unit)
+            if entry is None or not entry.is_symlink():
+                return unit
+            target = os.readlink(entry)
+            other = PurePosixPath(target).name
+            if target == "/dev/null" or other == unit or not UNIT_RE.match(other):
+                return unit
+            unit = other
+        return unit
+
+    def installed(self, name: str) -> bool:
+        """Whether `name` or `name.service` is a unit of the image (masked ones are not)."""
+        for candidate in dict.fromkeys((name, as_unit(name))):
+            entry = self.entries.get(candidate)
+            if entry is None or not os.path.lexists(entry):
+                continue
+            if (
+                not entry.is_symlink()
+                or inside(self.root, "/" + str(entry.relative_to(self.root))).is_file()
+            ):
+                return True
+        return False
 
 
 def real_unit(root: Path, name: str, *, user: bool = False) -> str:
-    """The unit file name behind `name`, alias links followed (`portmap` -> `rpcbind.service`)."""
-    unit = as_unit(name)
-    for _ in range(MAX_ALIASES):
-        entry = _entry(root, unit, user)
-        if entry is None or not entry.is_symlink():
-            return unit
-        target = os.readlink(entry)
-        other = PurePosixPath(target).name
-        if target == "/dev/null" or other == unit or not UNIT_RE.match(other):
-            return unit
-        unit = other
-    return unit
+    """`UnitNames(root).real_unit(name)`, for one lookup."""
+    return UnitNames(root, user=user).real_unit(name)
 
 
 def installed(root: Path, name: str, *, user: bool = False) -> bool:
-    """Whether `name` or `name.service` is a unit of the image (masked ones are not)."""
-    for candidate in dict.fromkeys((name, as_unit(name))):
-        entry = _entry(root, candidate, user)
-        if entry is not None and inside(root, "/" + str(entry.relative_to(root))).is_file():
-            return True
-    return False
+    """`UnitNames(root).installed(name)`, for one lookup."""
+    return UnitNames(root, user=user).installed(name)
 
 
 def disable_sysv(root: Path, name: str) -> list[PurePosixPath]:

@@ -257,7 +257,9 @@ def _disable(
     if install is not None:
         candidates += [base / alias for alias in install.alias]
     for link in candidates:
-        resolved = inside(root, link.parent) / link.name
+        resolved = directory / link.relative_to(base)  # the common case: a real .wants dir
+        if resolved.parent.is_symlink():
+            resolved = inside(root, link.parent) / link.name
         if resolved.is_symlink() and not is_masked_link(resolved):
             resolved.unlink()
             removed.append(link)

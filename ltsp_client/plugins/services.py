@@ -146,11 +146,14 @@ class Services(Plugin, name="services", order=95):
         extra_disable = _words(ctx, "DISABLE_SYSTEM_SERVICES")
         extra_mask = _words(ctx, "MASK_SYSTEM_SERVICES")
         names = [*defaults, *extra_disable, *MASK_SYSTEM, *extra_mask]
-        real = {n: unitaliases.real_unit(ctx.root, n) for n in names}
-        keep = {unitaliases.real_unit(ctx.root, n) for n in _words(ctx, "KEEP_SYSTEM_SERVICES")}
+        units = unitaliases.UnitNames(ctx.root)
+        real = {n: units.real_unit(n) for n in names}
+        keep = {units.real_unit(n) for n in _words(ctx, "KEEP_SYSTEM_SERVICES")}
+        init_d = ctx.path("/etc/init.d")
+        scripts = {p.name for p in init_d.iterdir()} if init_d.is_dir() else set()
         disabled = []
         for name in wanted(defaults, extra_disable, keep, real):
-            if unitaliases.installed(ctx.root, name) or ctx.path(f"/etc/init.d/{name}").is_file():
+            if units.installed(name) or name in scripts:
                 ctx.disable_unit(real[name])
                 unitaliases.disable_sysv(ctx.root, name)
                 disabled.append(name)
@@ -159,9 +162,7 @@ class Services(Plugin, name="services", order=95):
             if USERNS_LINES not in old:
                 ctx.write_file(USERNS_SYSCTL, old + USERNS_LINES)
         masked = [
-            name
-            for name in wanted(MASK_SYSTEM, extra_mask, keep, real)
-            if unitaliases.installed(ctx.root, name)
+            name for name in wanted(MASK_SYSTEM, extra_mask, keep, real) if units.installed(name)
         ]
         for name in masked:
             ctx.mask_unit(real[name])
@@ -171,16 +172,14 @@ class Services(Plugin, name="services", order=95):
         extra_disable = _words(ctx, "DISABLE_SESSION_SERVICES")
         extra_mask = _words(ctx, "MASK_SESSION_SERVICES")
         names = [*extra_disable, *MASK_SESSION, *extra_mask]
-        real = {n: unitaliases.real_unit(ctx.root, n, user=True) for n in names}
-        keep = {
-            unitaliases.real_unit(ctx.root, n, user=True)
-            for n in _words(ctx, "KEEP_SESSION_SERVICES")
-        }
+        units = unitaliases.UnitNames(ctx.root, user=True)
+        real = {n: units.real_unit(n) for n in names}
+        keep = {units.real_unit(n) for n in _words(ctx, "KEEP_SESSION_SERVICES")}
         for name in wanted([], extra_disable, keep, real):
-            if unitaliases.installed(ctx.root, name, user=True):
+            if units.installed(name):
                 ctx.disable_unit(real[name], user=True)
         for name in wanted(MASK_SESSION, extra_mask, keep, real):
-            if unitaliases.installed(ctx.root, name, user=True):
+            if units.installed(name):
                 ctx.mask_unit(real[name], user=True)
             for directory in AUTOSTART_DIRS:
                 ctx.remove_file(f"{directory}/{name}.desktop")
