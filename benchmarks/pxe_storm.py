@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
+import re
 import statistics
 import sys
 import time
@@ -33,8 +35,10 @@ sys.path.insert(0, str(ROOT))
 from lab import ourstack, runlog, timeline  # noqa: E402
 from lab.image import build_rootfs  # noqa: E402
 from lab.netns import LabNetwork, install_sigterm_handler  # noqa: E402
+from lab.report import parse_report  # noqa: E402
+from lab.runlog import read_log  # noqa: E402
 from lab.services import Dnsmasq, HttpServer, NfsServer  # noqa: E402
-from lab.vm import BootResult, boot_clients  # noqa: E402
+from lab.vm import boot_clients  # noqa: E402
 
 BOOT_TIMEOUT = 600.0
 TRANSPORTS = ("http", "tftp")
@@ -67,30 +71,57 @@ class Boot:
     group: str  # "lone", or "storm of N"
     name: str
     ok: bool
-    ipxe: float | None  # iPXE has an address
-    kernel: float | None  # kernel + initrds loaded, the kernel starts
+    configured: float | None  # iPXE's DHCP done
+    loaded: float | None  # menu, kernel, ltsp.img and initrd.img loaded
+    kernel: float | None  # the kernel starts
     multi_user: float | None
     log: Path
 
     @property
     def loading(self) -> float | None:
-        if self.ipxe is None or self.kernel is None:
+        if self.configured is None or self.loaded is None:
             return None
-        return self.kernel - self.ipxe
+        return self.loaded - self.configured
 
 
-def record(result: BootResult, transport: str, group: str) -> Boot:
-    tl = timeline.from_boot(result, stack="ours", method=f"pxe-{transport}")
+def _first(lines: list[tuple[float, str]], pattern: str) -> float | None:
+    rx = re.compile(pattern)
+    return next((t for t, text in lines if rx.search(text)), None)
+
+
+def from_log(log: Path, transport: str, group: str) -> Boot:
+    """A boot's times (host seconds since its QEMU started) from its serial log. Multi-user
+    is systemd's "Reached target" line, or (when the console lost it) systemd-analyze's
+    total from the guest report, moved onto the host clock."""
+    lines = read_log(log)
+    report = parse_report(lines)
+    multi_user = _first(lines, r"Reached target.*Multi-User")
+    if multi_user is None and report is not None and report.startup_seconds is not None:
+        offset = timeline.clock_offset(lines)
+        if offset is not None:
+            multi_user = report.startup_seconds + offset
     return Boot(
         transport=transport,
         group=group,
-        name=result.name,
-        ok=result.ok,
-        ipxe=result.marks.get("ipxe"),
-        kernel=tl.marks.get("kernel"),
-        multi_user=tl.total(),
-        log=result.log_path,
+        name=log.name.removesuffix(".serial.log"),
+        ok=report is not None,
+        configured=_first(lines, r"Configuring \(net0 .*\)\.+ ok"),
+        loaded=_first(lines, r"initrd\.img\.\.\..* ok"),
+        kernel=_first(lines, r"Linux version \d"),
+        multi_user=multi_user,
+        log=log,
     )
+
+
+def from_run(run_dir: Path) -> list[Boot]:
+    """The boots of an earlier run of this benchmark, from their serial logs."""
+    boots = []
+    for log in sorted(run_dir.glob("*.serial.log")):
+        m = re.fullmatch(r"(http|tftp)-(lone|storm(\d+)-\d+)\.serial\.log", log.name)
+        if m:
+            group = "lone" if m.group(2) == "lone" else f"storm of {m.group(3)}"
+            boots.append(from_log(log, m.group(1), group))
+    return sorted(boots, key=lambda b: (b.transport, b.group != "lone", b.group, b.name))
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -102,6 +133,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     ap.add_argument("--ram", type=int, default=512, help="client RAM in MB (default 512)")
     ap.add_argument("--markdown", type=Path, help="write the results table here")
+    ap.add_argument(
+        "--from-run", type=Path, metavar="RUN_DIR", help="report an earlier run from its logs"
+    )
     ap.add_argument("-v", "--verbose", action="store_true")
     args = ap.parse_args(argv)
     args.transport = [t for t in args.transport.split(",") if t]
@@ -115,8 +149,10 @@ def fmt(x: float | None) -> str:
 
 
 def table(boots: list[Boot], lone: dict[str, float | None]) -> str:
+    """One row per boot; `lone` is each transport's lone multi-user time."""
     lines = [
-        "| transport | boot | client | iPXE up | kernel loaded | loading | multi-user | x lone |",
+        "| transport | boot | client | iPXE DHCP done | kernel + initrds loaded | loading took "
+        "| multi-user | x lone |",
         "|---|---|---|---|---|---|---|---|",
     ]
     for b in boots:
@@ -124,8 +160,8 @@ def table(boots: list[Boot], lone: dict[str, float | None]) -> str:
         ratio = f"{b.multi_user / base:.2f}" if b.multi_user and base else "-"
         status = "" if b.ok else " (FAILED)"
         lines.append(
-            f"| {b.transport} | {b.group}{status} | {b.name} | {fmt(b.ipxe)} | {fmt(b.kernel)} "
-            f"| {fmt(b.loading)} | {fmt(b.multi_user)} | {ratio} |"
+            f"| {b.transport} | {b.group}{status} | {b.name} | {fmt(b.configured)} "
+            f"| {fmt(b.loaded)} | {fmt(b.loading)} | {fmt(b.multi_user)} | {ratio} |"
         )
     return "\n".join(lines) + "\n"
 
@@ -136,6 +172,10 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.INFO if args.verbose else logging.WARNING, format="%(name)s: %(message)s"
     )
     install_sigterm_handler()
+    if args.from_run:
+        cpu_file = args.from_run / "cpu.txt"
+        earlier = cpu_file.read_text().splitlines() if cpu_file.is_file() else []
+        return report(from_run(args.from_run), earlier, args.markdown)
     if missing := ourstack.missing_pieces():
         print(f"our stack is incomplete: {'; '.join(missing)}", file=sys.stderr)
         return 1
@@ -145,7 +185,6 @@ def main(argv: list[str] | None = None) -> int:
     pub = ourstack.publish(run_dir, chroot, ltsp_conf=conf(args.transport[0]))
     boots: list[Boot] = []
     cpu: list[str] = []
-    lone: dict[str, float | None] = {}
     sizes = [n for n in (args.also, args.clients) if n > 1]
     with LabNetwork(prefix="bst", clients=max([*sizes, 1])) as net:
         Dnsmasq(net, run_dir, conf_text=pub.dnsmasq_conf(net)).start()
@@ -162,9 +201,8 @@ def main(argv: list[str] | None = None) -> int:
                 "markers": timeline.VM_MARKERS,
             }
             (result,) = boot_clients(net, [{**common, "name": f"{transport}-lone", "mac": mac(0)}])
-            boots.append(record(result, transport, "lone"))
-            lone[transport] = boots[-1].multi_user
-            print(f"{transport} lone: multi-user at {fmt(lone[transport])} s", file=sys.stderr)
+            boots.append(from_log(result.log_path, transport, "lone"))
+            print(f"{transport} lone: multi-user at {fmt(boots[-1].multi_user)} s", file=sys.stderr)
             for size in sizes:
                 busy0, total0 = cpu_times()
                 t0 = time.monotonic()
@@ -183,34 +221,39 @@ def main(argv: list[str] | None = None) -> int:
                 busy1, total1 = cpu_times()
                 wall = time.monotonic() - t0
                 share = (busy1 - busy0) / max(1, total1 - total0)
+                load = os.getloadavg()[0]
                 cpu.append(
-                    f"{transport} storm of {size}: host CPU {share:.0%} busy over {wall:.0f} s"
+                    f"{transport} storm of {size}: host CPU {share:.0%} busy over {wall:.0f} s, "
+                    f"load average {load:.1f} at the end (2 cores)"
                 )
                 for res in results:
-                    boots.append(record(res, transport, f"storm of {size}"))
+                    boots.append(from_log(res.log_path, transport, f"storm of {size}"))
                 worst = max((b.multi_user or 1e9) for b in boots[-size:])
                 print(f"{transport} storm of {size}: slowest {fmt(worst)} s", file=sys.stderr)
-    text = table(boots, lone)
+    (run_dir / "cpu.txt").write_text("".join(f"{c}\n" for c in cpu))
+    return report(boots, cpu, args.markdown)
+
+
+def report(boots: list[Boot], cpu: list[str], markdown: Path | None) -> int:
+    """Print (and write) the table and, per storm, its slowest client against the lone boot."""
+    lone = {b.transport: b.multi_user for b in boots if b.group == "lone"}
     summary = []
-    for transport in args.transport:
-        for size in sizes:
-            group = [b.multi_user for b in boots if b.transport == transport
-                     and b.group == f"storm of {size}"]  # fmt: skip
-            if None in group or not group or not lone.get(transport):
-                summary.append(
-                    f"- {transport}, storm of {size}: not every client reached multi-user"
-                )
-                continue
-            got = [g for g in group if g is not None]
-            worst = max(got) / lone[transport]  # type: ignore[operator]
-            summary.append(
-                f"- {transport}, storm of {size}: median {statistics.median(got):.1f} s, "
-                f"slowest {max(got):.1f} s = {worst:.2f}x the lone boot ({fmt(lone[transport])} s)"
-            )
-    out = text + "\n" + "\n".join(summary + [f"- {c}" for c in cpu]) + "\n"
+    groups = sorted({(b.transport, b.group) for b in boots if b.group != "lone"})
+    for transport, group in groups:
+        got = [b.multi_user for b in boots if (b.transport, b.group) == (transport, group)]
+        base = lone.get(transport)
+        if None in got or not base:
+            summary.append(f"- {transport}, {group}: not every client reached multi-user")
+            continue
+        times = [g for g in got if g is not None]
+        summary.append(
+            f"- {transport}, {group}: median {statistics.median(times):.1f} s, slowest "
+            f"{max(times):.1f} s = {max(times) / base:.2f}x the lone boot ({base:.1f} s)"
+        )
+    out = table(boots, lone) + "\n" + "\n".join(summary + [f"- {c}" for c in cpu]) + "\n"
     print(out)
-    if args.markdown:
-        args.markdown.write_text(out)
+    if markdown:
+        markdown.write_text(out)
     return 0 if all(b.ok for b in boots) else 1
 
 
