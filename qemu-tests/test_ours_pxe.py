@@ -4,8 +4,9 @@ the lab's HTTP server serving TFTP_DIR.
 
 QEMU's iPXE ROM (Debian's ipxe-qemu) gets ltsp/ltsp.ipxe over TFTP, the menu loads
 the kernel, ltsp.img and initrd.img over HTTP and boots the image by the "images"
-method (NFS); under UEFI (OVMF) the firmware first chains Debian's snponly.efi; with
-the HTTP server down the menu falls back to TFTP.
+method (NFS); under UEFI (OVMF) the same with QEMU's EFI iPXE, and with the firmware's
+own PXE chaining Debian's snponly.efi; with the HTTP server down the menu falls back
+to TFTP.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ BOOT_TIMEOUT = 300
 HTTP_MAC = "52:54:00:67:40:01"
 TFTP_MAC = "52:54:00:67:40:02"
 EFI_MAC = "52:54:00:67:40:03"
+EFI_FW_MAC = "52:54:00:67:40:04"
 OVMF = Path("/usr/share/ovmf/OVMF.fd")  # Debian's ovmf: UEFI firmware for QEMU
 LOADED = ("/ltsp/stock/vmlinuz", "/ltsp/ltsp.img", "/ltsp/stock/initrd.img")
 CONF = (
@@ -49,7 +51,12 @@ class PxeLab:
     dnsmasq: Dnsmasq
     http: HttpServer
 
-    def boot(self, name: str, mac: str, *, uefi: bool = False) -> BootResult:
+    def boot(self, name: str, mac: str, *, uefi: bool = False, rom: bool = True) -> BootResult:
+        """`uefi`: OVMF firmware; `rom=False`: no iPXE option ROM on the NIC, so the
+        firmware's own PXE starts the boot, as on a PC."""
+        extra = ["-bios", str(OVMF)] if uefi else []
+        if not rom:
+            extra += ["-global", "virtio-net-pci.romfile="]
         result = boot_client(
             self.net,
             run_dir=self.run_dir,
@@ -58,10 +65,7 @@ class PxeLab:
             pxe=True,
             timeout=BOOT_TIMEOUT * (2 if uefi else 1),
             markers=timeline.VM_MARKERS,
-            # UEFI: OVMF's own PXE (no iPXE option ROM), as on a PC's firmware
-            extra_qemu_args=["-bios", str(OVMF), "-global", "virtio-net-pci.romfile="]
-            if uefi
-            else [],
+            extra_qemu_args=extra,
         )
         tl = timeline.from_boot(result, stack="ours", method=name)
         timeline.write_text(tl, self.run_dir / f"{name}.timeline.txt")
@@ -116,14 +120,23 @@ def test_pxe_through_our_menu_over_http(lab: PxeLab) -> None:
     assert report.hostname == "menu-http"
 
 
-def test_uefi_pxe_chains_snponly_then_our_menu(lab: PxeLab) -> None:
-    """UEFI (OVMF): the firmware's PXE gets ltsp/snponly.efi (Debian's iPXE, client-arch 7),
-    which runs our menu; the menu loads over HTTP with the initrd= names EFI needs."""
+def test_uefi_ipxe_runs_our_menu(lab: PxeLab) -> None:
+    """UEFI (OVMF) with QEMU's EFI iPXE ROM: the menu loads over HTTP with the initrd=
+    names the EFI stub needs, and the client boots."""
     assert OVMF.is_file(), f"{OVMF} is missing: install Debian's ovmf (scripts/deps)"
     before = len(lab.http_gets())
     result = lab.boot("pxe-uefi", EFI_MAC, uefi=True)
     check_booted(result, EFI_MAC)
     assert result.grep(r"efi: EFI v\d"), "not a UEFI boot:\n" + result.why()
+    assert lab.http_gets()[before:] == list(LOADED)
+
+
+def test_uefi_firmware_pxe_chains_snponly(lab: PxeLab) -> None:
+    """UEFI firmware's own PXE (no iPXE ROM; client-arch 7) gets ltsp/snponly.efi, Debian's
+    iPXE, which runs our menu."""
+    before = len(lab.http_gets())
+    result = lab.boot("pxe-uefi-fw", EFI_FW_MAC, uefi=True, rom=False)
+    check_booted(result, EFI_FW_MAC)
     tftp_log = lab.dnsmasq.log_path.read_text(errors="replace")
     assert re.search(r"sent \S*/ltsp/snponly\.efi to 192\.168\.67\.", tftp_log), tftp_log[-3000:]
     assert lab.http_gets()[before:] == list(LOADED)
