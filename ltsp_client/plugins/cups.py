@@ -31,7 +31,8 @@ class Cups(Plugin, name="cups", order=40):
         return ctx.text("CUPS_SERVER") != "ignore" and ctx.path("/etc/cups").is_dir()
 
     def apply(self, ctx: PluginContext) -> None:
-        server = ctx.expand(ctx.text("CUPS_SERVER")) or ctx.text("SERVER")
+        # SERVER is declared (and detected) by the network-server plugin: read it as text
+        server = ctx.expand(ctx.text("CUPS_SERVER")) or ctx.config.get_str("SERVER")
         if not server:
             raise LtspError(
                 "no printing server: CUPS_SERVER is unset and the LTSP server is unknown",

@@ -46,5 +46,6 @@ class Fstab(Plugin, name="fstab", order=30):
         lines = [ctx.expand(line) for line in ctx.items("FSTAB_")]
         if not ctx.path(MOUNT_NFS).exists() and os.access(ctx.path(KLIBC_NFSMOUNT), os.X_OK):
             ctx.symlink(MOUNT_NFS, KLIBC_NFSMOUNT)
-            lines = [for_klibc(line, ctx.text("SERVER")) for line in lines]
+            server = ctx.config.get_str("SERVER")  # declared by the network-server plugin
+            lines = [for_klibc(line, server) for line in lines]
         ctx.write_file("/etc/fstab", HEADER + "".join(f"{line}\n" for line in lines))
