@@ -82,3 +82,9 @@ def test_applet_runs_the_service_stage_and_hooks(
     assert post.read_text() == "done\n"
     steps = [e["step"] for e in map(json.loads, (run_dir / "events.jsonl").open())]
     assert "plugins" in steps and not any(s.startswith("plugin:") for s in steps)
+
+
+def test_the_unit_runs_the_binary_that_the_initramfs_installs() -> None:
+    from ltsp_client.init.install import LTSP_BINARY
+
+    assert BINARY == LTSP_BINARY and f"ExecStart={LTSP_BINARY} service\n" in UNIT_TEXT
