@@ -28,7 +28,7 @@ from pathlib import Path
 
 from ltsp_client.appcontext import Context
 from ltsp_client.errors import LtspError
-from ltsp_client.login import homes, logind
+from ltsp_client.login import homes
 from ltsp_client.login.account import CACHE_DIR, Account, Kind, lookup
 from ltsp_client.login.settings import SETTINGS, LoginSettings, load
 from ltsp_client.login.ssh import (
@@ -71,7 +71,13 @@ class Login:
 
     @contextlib.contextmanager
     def locked(self, name: str) -> Iterator[None]:
-        """One login or unmount of a user at a time (two logins must not both mount)."""
+        """One login or unmount of a user at a time (two logins must not both mount).
+
+        Not as a user (a screen locker): that only checks the password, mounts nothing.
+        """
+        if os.geteuid() != 0:
+            yield
+            return
         directory = self.root / CACHE_DIR.lstrip("/")
         directory.mkdir(mode=0o755, parents=True, exist_ok=True)
         with (directory / f"{name}.lock").open("w") as lock:
@@ -193,6 +199,8 @@ def close_session(login: Login, account: Account) -> int:
     home = login.home(account)
     if homes.mount_type(home) not in (homes.SSHFS, homes.TMPFS) or account.kind is Kind.LOCAL:
         return 0
+    from ltsp_client.login import logind  # D-Bus only here: not on the login's path
+
     root = ["--root", str(login.root)] if login.root != Path("/") else []
     argv = [*own_command(), "login", *root, "--unmount-after-logout", account.name]
     started = logind.start_transient_service(
@@ -208,6 +216,8 @@ def close_session(login: Login, account: Account) -> int:
 
 def unmount_after_logout(login: Login, account: Account) -> int:
     """Wait (logind signals) until the user has no session, then unmount their home."""
+    from ltsp_client.login import logind
+
     home = login.home(account)
     while True:
         logind.wait_until_no_sessions(account.user.uid)

@@ -18,10 +18,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ltsp_client.errors import CommandError
+from ltsp_client.errors import CommandError, LtspError
 from ltsp_client.run import Runner
 
 ASKPASS = "/run/ltsp/login/askpass"
+INSTALLED_ASKPASS = "/usr/lib/ltsp/askpass"  # written at boot by the pam plugin
 ASKPASS_SCRIPT = """#!/bin/sh
 # ltsp login: print the password ssh asks for, read from stdin (a pipe from ltsp login)
 IFS= read -r password
@@ -105,10 +106,16 @@ def classify(returncode: int, stderr: str) -> Attempt:
 
 
 def ensure_askpass(root: Path) -> Path:
-    """The askpass helper script (root-owned, 0755), written once per boot."""
-    path = root / ASKPASS.lstrip("/")
-    if path.is_file() and path.read_text(encoding="utf-8") == ASKPASS_SCRIPT:
-        return path
+    """The askpass helper script (root-owned, 0755): the pam plugin's, or written once per boot."""
+    for candidate in (INSTALLED_ASKPASS, ASKPASS):
+        path = root / candidate.lstrip("/")
+        if path.is_file() and path.read_text(encoding="utf-8") == ASKPASS_SCRIPT:
+            return path
+    if os.geteuid() != 0:
+        raise LtspError(
+            f"{ASKPASS} is missing and only root may create it",
+            hint="the pam plugin installs /usr/lib/ltsp/askpass at boot",
+        )
     path.parent.mkdir(mode=0o755, parents=True, exist_ok=True)
     temp = path.with_suffix(".new")
     fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o755)

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from ltsp_client.errors import LtspError
 from ltsp_client.login.settings import SETTINGS, LoginSettings
+from ltsp_client.login.ssh import ASKPASS_SCRIPT, INSTALLED_ASKPASS
 from ltsp_client.pluginkit import Param, Plugin, PluginContext
 
 LOGIN = "/usr/lib/ltsp/ltsp login"  # where initrd-bottom installs our binary
@@ -91,6 +92,7 @@ class Pam(Plugin, name="pam", order=61):
         ctx.write_file(SETTINGS, settings.to_json(), mode=0o644)
         ctx.write_file(PROFILE, profile(auth_type), mode=0o644)
         ctx.write_file(LOGIND_DROPIN, "[Login]\nKillUserProcesses=yes\n", mode=0o644)
+        ctx.write_file(INSTALLED_ASKPASS, ASKPASS_SCRIPT, mode=0o755)
         if not nfs_home:
             # the keyring needs hard links, which SSHFS lacks (GNOME #730587)
             ctx.remove_file(KEYRING)

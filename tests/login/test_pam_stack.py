@@ -41,6 +41,7 @@ def client(server: sshserver.SshServer) -> Iterator[Path]:
     sshserver.need("pamtester", "pam-auth-update", "unshare")
     # homes outside pytest's 0700 temp dirs, and not a mount point (else: no SSHFS)
     top = Path(tempfile.mkdtemp(prefix="ltsp-pam-test-", dir="/var/tmp"))
+    top.chmod(0o755)  # the user of the unlock test runs ./ltsp
     homes = top / "home"
     homes.mkdir()
     shutil.copytree("/etc/pam.d", top / "pam.d", symlinks=True)
@@ -150,3 +151,29 @@ def test_local_user_logs_in_while_the_server_is_down(client: Path) -> None:
     server_user = in_client(client, login_script("alice", ALICE.password, client / "home/alice"))
     assert results(server_user)["RESULT"] != "0"
     assert "Cannot reach the login server 127.0.0.1" in server_user.stdout + server_user.stderr
+
+
+def test_screen_unlock_as_the_user(client: Path) -> None:
+    """A screen locker runs the stack as the user: shadow comes from the login's cache,
+    the password is checked over SSH, nothing is mounted or locked."""
+    home = client / "home/alice"
+    # the user's process runs Debian's python (the test's may live under /root, 0700)
+    command = client / "ltsp"
+    command.write_text(f'#!/bin/sh\nPYTHONPATH={REPO} exec /usr/bin/python3 -m ltsp_client "$@"\n')
+    user = f"setpriv --reuid={ALICE.uid} --regid={ALICE.uid} --clear-groups"
+    script = (
+        "set +e\n"
+        f"printf '%s\\n' '{ALICE.password}' | pamtester ltsp-test alice authenticate\n"
+        f"printf '%s\\n' '{ALICE.password}' | pamtester ltsp-test alice authenticate\n"
+        f"printf '%s\\n' '{ALICE.password}' | {user} pamtester ltsp-test alice authenticate\n"
+        'echo "UNLOCK=$?"\n'
+        f"printf '%s\\n' 'wrong' | {user} pamtester ltsp-test alice authenticate\n"
+        'echo "WRONG=$?"\n'
+        "echo RESULT=0\n"
+        f"grep -c ' {home} fuse.sshfs ' /proc/self/mounts | sed 's/^/MOUNTS=/'\n"
+        f"fusermount3 -u {home} 2>/dev/null; true\n"
+    )
+    done = in_client(client, script)
+    values = results(done)
+    assert values["UNLOCK"] == "0", done.stdout + done.stderr
+    assert values["WRONG"] != "0" and values["MOUNTS"] == "1", done.stdout + done.stderr
