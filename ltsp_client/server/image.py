@@ -18,7 +18,7 @@ from typing import Any
 
 from ltsp_client.appcontext import Context
 from ltsp_client.config.model import Config
-from ltsp_client.errors import LtspError
+from ltsp_client.errors import ConfigError
 from ltsp_client.server import cleanup, excludes, kernel, publish, settings, sources, squash
 from ltsp_client.server.initrd import CLIENT_PACKAGE
 from ltsp_client.system.imagesource import Element
@@ -48,29 +48,28 @@ def _bool_option(value: str) -> bool:
 
 def image_settings(conf: Config, opts: argparse.Namespace, etc: Path) -> ImageSettings:
     """ltsp.conf values, the command line's options on top."""
-    backup = opts.backup if opts.backup is not None else conf.get_bool("BACKUP", True)
-    keep_text = conf.get_str("IMAGE_VERSIONS")
-    if keep_text:
-        if not keep_text.isdigit() or int(keep_text) < 1:
-            raise LtspError(
-                f"IMAGE_VERSIONS={keep_text!r} is not a positive number",
-                hint="versions kept per image, e.g. IMAGE_VERSIONS=3",
+    backup = opts.backup if opts.backup is not None else conf.flag("BACKUP")
+    keep = publish.DEFAULT_KEEP if backup else 1
+    if conf.raw("IMAGE_VERSIONS"):
+        keep = conf.number("IMAGE_VERSIONS")  # a ConfigError names file:line if not a number
+        if keep < 1:
+            raise ConfigError(
+                f"IMAGE_VERSIONS={keep} keeps no image",
+                param="IMAGE_VERSIONS",
+                hint="versions kept per image, at least 1, e.g. IMAGE_VERSIONS=3",
             )
-        keep = int(keep_text)
-    else:
-        keep = publish.DEFAULT_KEEP if backup else 1
     params = opts.mksquashfs_params
     if params is None:
-        params = conf.get_str("MKSQUASHFS_PARAMS")
+        params = " ".join(conf.words_of("MKSQUASHFS_PARAMS"))
     return ImageSettings(
-        cleanup=opts.cleanup if opts.cleanup is not None else conf.get_bool("CLEANUP", True),
+        cleanup=opts.cleanup if opts.cleanup is not None else conf.flag("CLEANUP"),
         keep=keep,
         ionice=opts.ionice if opts.ionice is not None else conf.get("IONICE"),
-        kernel_initrd=opts.kernel_initrd or conf.get_str("KERNEL_INITRD"),
+        kernel_initrd=opts.kernel_initrd or conf.text("KERNEL_INITRD"),
         mksquashfs_params=tuple(params.split()),
-        add_excludes=conf.get_str("ADD_IMAGE_EXCLUDES"),
-        omit_excludes=conf.get_str("OMIT_IMAGE_EXCLUDES"),
-        omit_functions=tuple(conf.words("OMIT_FUNCTIONS")),
+        add_excludes=conf.text("ADD_IMAGE_EXCLUDES"),
+        omit_excludes=conf.text("OMIT_IMAGE_EXCLUDES"),
+        omit_functions=tuple(conf.words_of("OMIT_FUNCTIONS")),
         excludes_override=etc / "image.excludes",
     )
 
@@ -202,8 +201,8 @@ def main(ctx: Context, args: list[str]) -> int:
     server = settings.load(ctx, "image", opts.etc)
     ctx, conf = server.ctx, server.config
     config = image_settings(conf, opts, opts.etc)
-    values = image_sources(opts.sources, ctx.base_dir, conf.get_bool("ALL_IMAGES"))
-    if opts.revert or conf.get_bool("REVERT"):
+    values = image_sources(opts.sources, ctx.base_dir, conf.flag("ALL_IMAGES"))
+    if opts.revert or conf.flag("REVERT"):
         for value in values:
             name = sources.name_of(value) if value.startswith(("/", ".")) else value
             print(revert_image(name, ctx, config))

@@ -357,12 +357,12 @@ def main(ctx: Context, args: list[str]) -> int:
         {"KERNEL_INITRD": opts.kernel_initrd}
     )
     ctx, conf = server.ctx, server.config
-    kernel_initrd = conf.get_str("KERNEL_INITRD")
+    kernel_initrd = conf.text("KERNEL_INITRD")
     hint = False
-    for value in kernel_sources(opts.sources, ctx.base_dir, conf.get_bool("ALL_IMAGES")):
+    for value in kernel_sources(opts.sources, ctx.base_dir, conf.flag("ALL_IMAGES")):
         source = sources.resolve(value, ctx.base_dir)
         boot = ctx.base_dir / source.name / "boot"
-        if conf.get_str("RPI_IMAGE") == source.name and (boot / "bootcode.bin").is_file():
+        if conf.text("RPI_IMAGE") == source.name and (boot / "bootcode.bin").is_file():
             made = link_raspberry_pi(boot, ctx.tftp_dir)
             print(f"{source.name}: linked {len(made)} Raspberry Pi boot files into {ctx.tftp_dir}")
             continue

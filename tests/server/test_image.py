@@ -300,3 +300,16 @@ def test_the_chain_syntax_overlays_extra_trees_like_chrootless_boot(tmp_path: Pa
     ltsp(tmp_path, "image", f"{chroot},,{extra},subdir=opt")
     image = tmp_path / "base/images/deb.img"
     assert cat(image, "opt/app/run", tmp_path / "x") == "from another mount\n"
+
+
+def test_image_versions_is_read_from_ltsp_conf(tmp_path: Path) -> None:
+    chroot = make_chroot(tmp_path / "base")
+    (tmp_path / "etc-ltsp").mkdir()
+    conf = tmp_path / "etc-ltsp/ltsp.conf"
+    conf.write_text("[server]\nIMAGE_VERSIONS=lots\n")
+    result = ltsp(tmp_path, "image", str(chroot), ok=False)
+    assert result.returncode == 1 and "IMAGE_VERSIONS='lots' is not a whole number" in result.stderr
+    conf.write_text("[server]\nIMAGE_VERSIONS=1\n")
+    for _ in range(2):
+        ltsp(tmp_path, "image", str(chroot))
+    assert len(publish.list_versions(tmp_path / "base/images", "deb")) == 1
