@@ -11,27 +11,11 @@ from collections.abc import Mapping
 
 from ltsp_client.config.loader import lower_ascii
 from ltsp_client.config.shellwords import IncompleteError, ShellSyntaxError, expand_word_text
+from ltsp_client.kcmdline import words
 
-TOKEN_RE = re.compile(r"ltsp.[a-z][-a-z0-9_]*=")
-
-
-def split_cmdline(cmdline: str) -> list[str]:
-    """Split on blanks, except spaces inside double quotes (quotes are kept)."""
-    tokens: list[str] = []
-    current: list[str] = []
-    quoted = False
-    for ch in cmdline:
-        if ch in " \t\n" and not (quoted and ch == " "):
-            if current:
-                tokens.append("".join(current))
-                current = []
-            continue
-        current.append(ch)
-        if ch == '"':
-            quoted = not quoted
-    if current:
-        tokens.append("".join(current))
-    return tokens
+# Upstream's pattern has an unescaped `.`, so `ltsp_debug=1` also set DEBUG=1 there;
+# only `ltsp.` counts here (docs/compatibility.md).
+TOKEN_RE = re.compile(r"ltsp\.[a-z][-a-z0-9_]*=")
 
 
 def parse_kernel_vars(cmdline: str, environ: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -41,7 +25,7 @@ def parse_kernel_vars(cmdline: str, environ: Mapping[str, str] | None = None) ->
     `environ`); if it is not a valid word it is kept as written. Nothing runs.
     """
     found: dict[str, str] = {}
-    for token in split_cmdline(cmdline):
+    for token in words(cmdline):
         if not TOKEN_RE.match(lower_ascii(token)):
             continue
         name, _, raw = token[5:].partition("=")

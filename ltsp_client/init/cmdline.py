@@ -1,8 +1,8 @@
 """The kernel command line as a typed value: root=, nbdroot=, ip=, BOOTIF=, ltsp.* and the rest.
 
-Tokens are split on whitespace except inside double quotes, like the kernel
-and upstream do. `ltsp.NAME=value` tokens become the ltsp.conf-style variables
-`NAME` (config.kernelvars, §2.8), which win over ltsp.conf in `initrd-bottom`.
+Words are split by the one tokenizer, `ltsp_client.kcmdline`. `ltsp.NAME=value`
+tokens become the ltsp.conf-style variables `NAME` (config.kernelvars, §2.8),
+which win over ltsp.conf in `initrd-bottom`.
 """
 
 from __future__ import annotations
@@ -11,29 +11,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ltsp_client.kcmdline import tokenize
+
 _TRUE = ("1", "y", "yes", "true", "on")
 _KNOWN = ("root", "nbdroot", "nfsroot", "ip", "bootif", "init", "rootflags", "rootfstype")
-
-
-def tokenize(text: str) -> list[str]:
-    """Split like the kernel: whitespace separates, double quotes group (and are removed)."""
-    tokens: list[str] = []
-    word: list[str] = []
-    in_word = quoted = False
-    for char in text:
-        if char == '"':
-            quoted = not quoted
-            in_word = True
-        elif char.isspace() and not quoted:
-            if in_word:
-                tokens.append("".join(word))
-            word, in_word = [], False
-        else:
-            word.append(char)
-            in_word = True
-    if in_word:
-        tokens.append("".join(word))
-    return tokens
 
 
 def _flag(value: str | None) -> bool:
@@ -54,7 +35,7 @@ class KernelCmdline:
     rootflags: str = ""
     rootfstype: str = ""
     ltsp: Mapping[str, str] = field(default_factory=dict)
-    # "ltsp.break=STEP": open the debug shell (or wait) before STEP; "" = no break
+    # "ltsp.break=STEP[,STEP]": a debug shell before each STEP (init.runner.break_points)
     break_step: str = ""
     # ltsp.shell, ltsp.debug_shell=1 or DEBUG_SHELL=1: a shell on fatal errors
     debug_shell: bool = False

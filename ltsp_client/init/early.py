@@ -33,7 +33,9 @@ from ltsp_client import log as ltsp_log
 from ltsp_client.config.model import is_true
 from ltsp_client.config.params import find_param
 from ltsp_client.errors import LtspError
+from ltsp_client.init.emergency import Console, Policy
 from ltsp_client.init.install import INIT
+from ltsp_client.init.runner import StepRunner
 from ltsp_client.paths import inside
 from ltsp_client.run import Result, Runner, run
 from ltsp_client.system.mounts import MS_BIND
@@ -136,10 +138,13 @@ def apply(
             options = pid1.Options(root=rootmnt, test_root=True, hooks=False, live=True)
             base = deps or pid1.Deps()
             live = replace(base, runner=chroot_runner(rootmnt, base.runner), is_pid1=False)
+            runner = StepRunner(
+                pid1.APPLET, Policy(console=Console(kmsg=live.kmsg), shell=live.shell)
+            )
             try:
-                summary = pid1.configure(options, live)
+                summary = pid1.configure(options, live, runner)
             except Exception as exc:
-                pid1.report_fatal(exc, rootmnt, live.kmsg)
+                pid1.report_fatal(runner, exc)
             with ltsp_log.step("restore-init"):
                 restored = pid1.restore_init(rootmnt)
     finally:

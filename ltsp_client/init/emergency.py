@@ -1,10 +1,11 @@
-"""Fatal errors, break points and the debug shell of the initramfs stage.
+"""Fatal errors, break points and the debug shell of both boot stages.
 
-A fatal error never hangs silently: it prints FATAL, the failed step, a hint
-and the log path on the console and /dev/kmsg, then reboots after a visible
-countdown (so a lab recovers once the server is back). A debug shell opens
-instead only when the admin asked for one (ltsp.debug_shell=1, ltsp.shell or
-DEBUG_SHELL=1).
+A fatal error never hangs silently: `report` prints FATAL, the failed step, a
+hint and the log path on the console and /dev/kmsg, in one format for both
+stages. Then the initramfs stage (`fatal`) reboots after a visible countdown
+(so a lab recovers once the server is back), or opens a debug shell when the
+admin asked for one (ltsp.debug_shell=1, ltsp.shell or DEBUG_SHELL=1); pid 1
+goes on with the real init instead.
 """
 
 from __future__ import annotations
@@ -91,15 +92,28 @@ def parse_timeout(value: str | None) -> int:
         return DEFAULT_REBOOT_TIMEOUT
 
 
-def fatal(policy: Policy, *, applet: str, step: str, message: str, hint: str = "") -> int:
-    """Report a fatal error, then open the debug shell (returns 1) or reboot (does not return)."""
-    lines = [f"FATAL: ltsp {applet}: step {step!r} failed: {message}"]
+def fatal_lines(applet: str, step: str, message: str, hint: str = "", then: str = "") -> list[str]:
+    """The one FATAL format of both stages: what failed where, the hint, the log."""
+    lines = [f"FATAL: ltsp {applet}: {step}: {message}"]
     if hint:
         lines.append(f"  hint: {hint}")
-    lines.append(f"  log: {LOG_FILE}")
+    lines.append(f"  log: {LOG_FILE}" + (f"; {then}" if then else ""))
+    return lines
+
+
+def report(
+    console: Console, *, applet: str, step: str, message: str, hint: str = "", then: str = ""
+) -> None:
+    """FATAL on the console and in /dev/kmsg, plus the log file and the events."""
+    lines = fatal_lines(applet, step, message, hint, then)
     log.info("%s", " / ".join(lines))  # the log file; the console gets the lines below
     events.write(step=step, event="fatal", error=message)
-    policy.console.say(*lines)
+    console.say(*lines)
+
+
+def fatal(policy: Policy, *, applet: str, step: str, message: str, hint: str = "") -> int:
+    """Report a fatal error, then open the debug shell (returns 1) or reboot (does not return)."""
+    report(policy.console, applet=applet, step=step, message=message, hint=hint)
     if policy.debug_shell:
         policy.console.say("Starting a debug shell; exit it to let the boot continue (it may fail)")
         policy.shell(f"(ltsp {step}) # ")
@@ -120,9 +134,10 @@ def fatal(policy: Policy, *, applet: str, step: str, message: str, hint: str = "
     return 1  # only reached when reboot(2) was refused or injected
 
 
-def break_point(policy: Policy, step: str) -> None:
+def break_point(policy: Policy, step: str, *, applet: str = "") -> None:
     """`ltsp.break=STEP`: a shell (or a wait for Enter, if no shell exists) before STEP."""
-    policy.console.say(f"ltsp.break={step}: stopped before step {step!r}", level=5)
+    where = f"{applet}/{step}" if applet else step
+    policy.console.say(f"ltsp.break: stopped before {where}", level=5)
     if policy.shell(f"(ltsp break {step}) # ") == 127:
         policy.console.say("No shell in the initramfs; press Enter to continue", level=5)
         policy.wait_enter()

@@ -20,10 +20,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from ltsp_client.appcontext import Context
-from ltsp_client.errors import ConfigError, LtspError
+from ltsp_client.errors import LtspError
 from ltsp_client.init import emergency
 from ltsp_client.init.cmdline import KernelCmdline
-from ltsp_client.log import events, step
+from ltsp_client.init.runner import StepError, StepRunner, break_points
+from ltsp_client.log import events
 from ltsp_client.paths import CLIENT_MARKER
 from ltsp_client.system import rootfs
 from ltsp_client.system.facts import NetworkFacts
@@ -206,31 +207,26 @@ def run_stage(
 ) -> int:
     """Run every step; on failure undo our mounts and follow the fatal-error policy."""
     executor = executor or rootfs.Executor()
-    policy = replace(policy, debug_shell=policy.debug_shell or stage.cmdline.debug_shell)
-    breaks = set(stage.cmdline.break_step.split(","))
-    for name, function in step_list or steps(executor):
-        # `ltsp init` has steps named facts and config too: initrd-bottom/NAME picks ours only
-        if name in breaks or f"{APPLET}/{name}" in breaks:
-            emergency.break_point(policy, name)
-        try:
-            with step(name):
-                stage = function(stage)
-        except ConfigError as exc:
-            failure: tuple[str, str] = (f"{exc.location}: {exc.message}", exc.hint)
-        except LtspError as exc:
-            failure = (exc.message, exc.hint)
-        except OSError as exc:
-            failure = (str(exc), "")
-        except Exception as exc:  # a bug: still never a traceback on the console
-            log.exception("internal error in step %s", name)
-            failure = (f"internal error: {exc!r}", "please report this bug with the log")
-        else:
-            if name in ("config",):
-                policy = _policy_from(stage, policy)
-            continue
+    runner = StepRunner(
+        APPLET,
+        replace(policy, debug_shell=policy.debug_shell or stage.cmdline.debug_shell),
+        break_points(stage.cmdline.break_step),
+    )
+
+    def after(name: str, state: Stage) -> None:
+        if name == "config":
+            runner.policy = _policy_from(state, runner.policy)
+
+    try:
+        stage = runner.run_all(step_list or steps(executor), stage, after=after)
+    except StepError as failure:
         executor.rollback()
         return emergency.fatal(
-            policy, applet=APPLET, step=name, message=failure[0], hint=failure[1]
+            runner.policy,
+            applet=APPLET,
+            step=failure.step,
+            message=failure.message,
+            hint=failure.hint,
         )
     emergency.Console(out=sys.stderr).say(f"ltsp {APPLET}: {render_chain(stage.chain)} ready")
     return 0

@@ -18,7 +18,6 @@ with --hooks (they act on the running system), and execs DIR/sbin/init.
 from __future__ import annotations
 
 import contextlib
-import io
 import logging
 import os
 import signal
@@ -33,9 +32,10 @@ from typing import TYPE_CHECKING, Any
 # anything else fails to import, that is a FATAL error inside configure(), and
 # the real init still starts.
 from ltsp_client.errors import LtspError
-from ltsp_client.init.emergency import Console, Policy, break_point, run_shell
+from ltsp_client.init.emergency import Console, Policy, run_shell
 from ltsp_client.init.install import INIT, LTSP_BINARY, SAVED_INIT
-from ltsp_client.log import events, step
+from ltsp_client.init.runner import StepError, StepRunner, break_points, describe
+from ltsp_client.log import events
 from ltsp_client.paths import CLIENT_MARKER, ETC_LTSP, EVENTS_FILE, LOG_FILE, inside
 from ltsp_client.run import Runner, exec_clean, run
 
@@ -49,6 +49,7 @@ log = logging.getLogger(__name__)
 FALLBACK_INITS = ("/lib/systemd/systemd", "/usr/lib/systemd/systemd", "/sbin/init")
 # Symlink targets that mean "/sbin/init is still us" (ours, and upstream's wrapper).
 WRAPPER_MARKS = (LTSP_BINARY, "/lib/ltsp/ltsp", "ltsp/client/init/init")
+APPLET = "init"
 USAGE = """\
 Usage: ltsp init [--root DIR [--hooks]] [-- INIT-ARGS...]
 
@@ -170,15 +171,16 @@ def boot(options: Options, deps: Deps) -> int:
     if deps.is_pid1:
         # Ctrl-Alt-Del sends SIGINT to pid 1; a KeyboardInterrupt here would panic the kernel.
         signal.signal(signal.SIGINT, signal.SIG_IGN)
+    runner = StepRunner(APPLET, Policy(console=Console(kmsg=deps.kmsg), shell=deps.shell))
     summary = "not run"
     try:
-        summary = configure(options, deps)
+        summary = configure(options, deps, runner)
     except BaseException as exc:
-        report_fatal(exc, options.root, deps.kmsg)
-    return hand_over(options, deps, summary)
+        report_fatal(runner, exc)
+    return hand_over(options, deps, runner, summary)
 
 
-def configure(options: Options, deps: Deps) -> str:
+def configure(options: Options, deps: Deps, runner: StepRunner) -> str:
     """Everything before the hand-over; any exception here is reported as FATAL by boot().
 
     Returns the plugin outcomes in one line, for the console.
@@ -196,39 +198,28 @@ def configure(options: Options, deps: Deps) -> str:
     logsetup.setup("init", log_file=inside(root, LOG_FILE), events_file=inside(root, EVENTS_FILE))
     log.info("ltsp init on %s (pid %d); mounted: %s", root, os.getpid(), mounted or "nothing")
     kernel = cmdline.read(inside(root, "/proc/cmdline"))
+    runner.breaks = break_points(kernel.break_step)
 
-    breaks = set(kernel.break_step.split(","))
+    def find_facts() -> Facts:
+        try:
+            return deps.facts(deps.environ)
+        except LtspError as exc:
+            # Upstream dies here; we still configure what needs no network (and still boot).
+            log.warning("network facts: %s", exc)
+            return facts_from_environ(deps.environ)
 
-    def breaker(name: str) -> None:
-        """`ltsp.break=NAME[,...]`: a shell before NAME; `init/NAME` for this stage only."""
-        if name in breaks or f"init/{name}" in breaks:
-            break_point(Policy(console=Console(kmsg=deps.kmsg), shell=deps.shell), name)
-
-    breaker("facts")
-    try:
-        with step("facts"):
-            facts = deps.facts(deps.environ)
-    except LtspError as exc:
-        # Upstream dies here; we still configure what needs no network (and still boot).
-        log.warning("network facts: %s", exc)
-        facts = facts_from_environ(deps.environ)
-    breaker("config")
-    with step("config"):
-        config = deps.evaluate(
-            applet="init",
+    facts = runner.run("facts", find_facts)
+    config = runner.run(
+        "config",
+        lambda: deps.evaluate(
+            applet=APPLET,
             identity=Identity(facts.mac_address, facts.ip_address, facts.hostname),
             is_client=True,
             config_dir=inside(root, ETC_LTSP),
             environ=deps.environ,
-        )
+        ),
+    )
     strict = kernel.strict or is_strict(config, deps.environ)
-    loaded = loader.load(root)
-    for problem in loaded.problems:
-        log.warning("admin plugin skipped: %s", problem)
-    if loaded.problems and strict:
-        first = loaded.problems[0]
-        raise LtspError(f"admin plugin {first.file}: {first.message}", hint=first.hint)
-    omit = loader.omitted(loaded.registry, config, deps.environ)
     ctx = PluginContext(
         root=root, config=config, facts=facts, runner=deps.runner, live=options.live or None
     )
@@ -236,14 +227,15 @@ def configure(options: Options, deps: Deps) -> str:
     hook_output = inside(root, LOG_FILE)
 
     def hook(phase: str) -> None:
-        breaker(f"hooks:{phase}_INIT")
+        name = f"hooks:{phase}_INIT"
+        runner.before(name)
         if not run_hooks:
-            if hooks.hook_lines(config, phase, "init"):
+            if hooks.hook_lines(config, phase, APPLET):
                 log.warning("%s_INIT hooks not run (--root without --hooks)", phase)
             return
         result = hooks.run_hooks(
             phase,
-            applet="init",
+            applet=APPLET,
             root=root,
             config=config,
             facts=facts,
@@ -255,16 +247,29 @@ def configure(options: Options, deps: Deps) -> str:
         if result is not None and result.error is not None:
             log.warning("%s", result.error)
             if strict:
-                raise result.error
+                raise StepError(name, result.error.message, hint=result.error.hint)
+
+    def plugins() -> stage.Summary:
+        loaded = loader.load(root)
+        for problem in loaded.problems:
+            log.warning("admin plugin skipped: %s", problem)
+        if loaded.problems and strict:
+            first = loaded.problems[0]
+            raise LtspError(f"admin plugin {first.file}: {first.message}", hint=first.hint)
+        omit = loader.omitted(loaded.registry, config, deps.environ)
+        return stage.run_plugins(
+            loaded.registry,
+            ctx,
+            omit=omit,
+            strict=strict,
+            between=reap_orphans,
+            before=runner.before,
+        )
 
     hook("PRE")
-    with step("plugins"):
-        summary = stage.run_plugins(
-            loaded.registry, ctx, omit=omit, strict=strict, between=reap_orphans, before=breaker
-        )
+    summary = runner.run("plugins", plugins)
     log.info("plugins: %s", summary.describe())
     hook("POST")
-    breaker("restore-init")
     return summary.describe()
 
 
@@ -275,21 +280,12 @@ def is_strict(config: Config, environ: Mapping[str, str]) -> bool:
     return config.get_bool("LTSP_STRICT") or environ.get("LTSP_STRICT", "").lower() in TRUE_WORDS
 
 
-def report_fatal(exc: BaseException, root: Path, kmsg: Path) -> None:
-    """FATAL, what failed, the hint and the log path: on the console, in kmsg and the log."""
-    if isinstance(exc, LtspError):
-        message, hint = exc.message, exc.hint
-    else:
-        message = f"{type(exc).__name__}: {exc}"
-        hint = "this is a bug in ltsp init; please report it with the log"
-        log.debug("traceback", exc_info=exc)
-    lines = [f"FATAL: ltsp init: {message}"]
-    if hint:
-        lines.append(f"  hint: {hint}")
-    lines.append(f"  log: {LOG_FILE}; continuing with the real init")
-    log.error("%s", "\n".join(lines))  # console (stderr) and the log file
-    events.write(step="init", event="fatal", error=message)
-    Console(out=io.StringIO(), kmsg=kmsg).say(*lines, level=3)  # kmsg only
+def report_fatal(runner: StepRunner, exc: BaseException) -> None:
+    """FATAL in the one format of both stages; pid 1 then goes on with the real init."""
+    if not isinstance(exc, StepError):
+        message, hint = describe(exc)
+        exc = StepError("start", message, hint=hint)
+    runner.report(exc, then="continuing with the real init")
 
 
 def is_wrapper(path: Path) -> bool:
@@ -338,17 +334,16 @@ def init_candidates(root: Path, restored: Path | None) -> list[Path]:
     return found
 
 
-def hand_over(options: Options, deps: Deps, summary: str = "") -> int:
+def hand_over(options: Options, deps: Deps, runner: StepRunner, summary: str = "") -> int:
     """Restore and exec the real init. Returns only if nothing could be exec'd."""
     root = options.root
     restored: Path | None = None
     try:
-        with step("restore-init"):
-            restored = restore_init(options.root)
+        restored = runner.run("restore-init", lambda: restore_init(root))
     except BaseException as exc:
-        report_fatal(exc, options.root, deps.kmsg)
+        report_fatal(runner, exc)
     tried: list[str] = []
-    for target in init_candidates(options.root, restored):
+    for target in init_candidates(root, restored):
         tried.append(str(target))
         try:
             events.write(step="exec-init", event="exec", path=str(target))
@@ -359,14 +354,15 @@ def hand_over(options: Options, deps: Deps, summary: str = "") -> int:
             deps.exec([str(path), *options.init_args])
             return 0  # only a test's exec returns
         except BaseException as exc:
-            report_fatal(exc, options.root, deps.kmsg)
+            message, hint = describe(exc)
+            report_fatal(runner, StepError("exec-init", message, hint=hint))
     report_fatal(
-        LtspError(
-            f"no init to exec in {options.root} (tried: {', '.join(tried) or 'nothing found'})",
+        runner,
+        StepError(
+            "exec-init",
+            f"no init to exec in {root} (tried: {', '.join(tried) or 'nothing found'})",
             hint=f"the image needs {INIT} or systemd",
         ),
-        options.root,
-        deps.kmsg,
     )
     if not deps.is_pid1:
         return 1

@@ -12,7 +12,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterable, Mapping
 
-from ltsp_client.config.kernelvars import split_cmdline
+from ltsp_client.kcmdline import tokenize
 from ltsp_client.pluginkit import Param, Plugin, PluginContext
 from ltsp_client.system.facts import read_ipconfig
 
@@ -20,11 +20,6 @@ DEFAULT_SERVER = "192.168.67.1"
 ROOT_PORTS = (10809, 2049)  # NBD, NFS
 NOT_CONNECTED = ("0A", "07")  # LISTEN, CLOSE
 NETWORK_ROOTS = ("/dev/nfs", "/dev/nbd")
-
-
-def tokenize(cmdline: str) -> list[str]:
-    """Kernel command-line words, double quotes removed (`nfsroot="a:/b"` -> `nfsroot=a:/b`)."""
-    return [word.replace('"', "") for word in split_cmdline(cmdline)]
 
 
 def network_root(cmdline: str) -> bool:

@@ -12,7 +12,8 @@ import errno
 import logging
 import lzma
 import os
-import platform
+import re
+import struct
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -23,7 +24,13 @@ log = logging.getLogger(__name__)
 
 MODULES_DIR = Path("/usr/lib/ltsp/modules")
 MODULE_INIT_COMPRESSED_FILE = 4
-_SYSCALLS = {"x86_64": (313, 175), "aarch64": (273, 105), "armv7l": (379, 128)}
+# (finit_module, init_module) per system-call ABI: the numbers differ on every one.
+SYSCALLS = {
+    "x86_64": (313, 175),
+    "i386": (350, 128),
+    "aarch64": (273, 105),
+    "arm": (379, 128),  # EABI: armhf and armel
+}
 _SUFFIXES = (".ko", ".ko.xz", ".ko.zst", ".ko.gz")
 # where a module lives in a kernel tree, for the roots' own /lib/modules fallback
 _TREE_PATHS = {
@@ -56,6 +63,24 @@ def candidates(name: str, *, kver: str, roots: Iterable[Path]) -> list[Path]:
     return [d / f"{name}{suffix}" for d in dirs for suffix in _SUFFIXES]
 
 
+def syscall_abi(machine: str, pointer_bits: int) -> str:
+    """The ABI our process makes system calls with.
+
+    `machine` (uname) names the kernel's architecture; a 32-bit userland on a
+    64-bit kernel (i686 on x86_64, armhf on arm64) still uses the 32-bit
+    numbers, hence the pointer size too.
+    """
+    if machine == "x86_64" or re.fullmatch(r"i[3-6]86", machine):
+        return "x86_64" if pointer_bits == 64 else "i386"
+    if machine in ("aarch64", "arm64") or machine.startswith("arm"):
+        return "aarch64" if pointer_bits == 64 else "arm"
+    raise LtspError(
+        f"loading kernel modules without modprobe is not supported on {machine} "
+        f"({pointer_bits}-bit): its system call numbers are not known",
+        hint="put modprobe (kmod) and the module into the initramfs, or load it there",
+    )
+
+
 def _syscall(number: int, *args: object) -> int:
     libc = ctypes.CDLL(None, use_errno=True)
     rc: int = libc.syscall(number, *args)
@@ -64,9 +89,10 @@ def _syscall(number: int, *args: object) -> int:
     return 0
 
 
-def load_file(path: Path, params: str = "") -> None:
+def load_file(path: Path, params: str = "", *, machine: str | None = None) -> None:
     """finit_module(2); for compressed files ask the kernel to decompress, else do it here."""
-    finit, init = _SYSCALLS.get(platform.machine(), _SYSCALLS["x86_64"])
+    abi = syscall_abi(machine or os.uname().machine, struct.calcsize("P") * 8)
+    finit, init = SYSCALLS[abi]
     fd = os.open(path, os.O_RDONLY)
     try:
         flags = MODULE_INIT_COMPRESSED_FILE if path.suffix in (".xz", ".zst", ".gz") else 0

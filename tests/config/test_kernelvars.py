@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ltsp_client.config.kernelvars import parse_kernel_vars, split_cmdline
+from ltsp_client.config.kernelvars import parse_kernel_vars
 
 
 def test_names_are_uppercased_with_dashes_turned_to_underscores() -> None:
@@ -15,9 +15,15 @@ def test_double_quotes_keep_spaces_and_are_removed_from_the_value() -> None:
     assert parse_kernel_vars(cmdline) == {"IMAGE": "/path/to ltsp.vbox=1", "DEBUG_SHELL": "1"}
 
 
-def test_any_separator_and_case_but_a_letter_first() -> None:
-    found = parse_kernel_vars("LTSP.Overlay=0 ltsp_x=1 ltsp.1a=2 ltsp.=3 ltsp.b 4ltsp.c=5")
-    assert found == {"OVERLAY": "0", "X": "1"}
+def test_any_case_but_a_letter_first() -> None:
+    found = parse_kernel_vars("LTSP.Overlay=0 ltsp.1a=2 ltsp.=3 ltsp.b 4ltsp.c=5")
+    assert found == {"OVERLAY": "0"}
+
+
+def test_only_a_dot_separates() -> None:
+    """Upstream's unescaped `.` read `ltsp_debug=1` as DEBUG=1 (docs/compatibility.md)."""
+    assert parse_kernel_vars("ltsp_debug=1 ltspxshell=1 ltsp-image=x") == {}
+    assert parse_kernel_vars("ltsp_debug=1 ltsp.debug=2") == {"DEBUG": "2"}
 
 
 def test_value_is_shell_evaluated_without_running_anything() -> None:
@@ -29,7 +35,3 @@ def test_value_is_shell_evaluated_without_running_anything() -> None:
 
 def test_later_token_wins_and_empty_values() -> None:
     assert parse_kernel_vars("ltsp.a=1 ltsp.a=2 ltsp.b=") == {"A": "2", "B": ""}
-
-
-def test_tokeniser() -> None:
-    assert split_cmdline(' a  "b c" d"e f"g\th\n') == ["a", '"b c"', 'd"e f"g', "h"]

@@ -2,18 +2,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ltsp_client.init.cmdline import parse, read, tokenize
+from ltsp_client.init.cmdline import parse, read
 
 LTSP_IPXE = (
     "initrd=ltsp.img initrd=initrd.img root=/dev/nfs nfsroot=192.168.67.1:/srv/ltsp "
     "ltsp.image=images/x86_64.img loop.max_part=9 BOOTIF=01-52-54-00-12-34-56 quiet"
 )
-
-
-def test_tokenize_respects_double_quotes() -> None:
-    assert tokenize('a "b c" d="e f" ltsp.x="1 2"  ') == ["a", "b c", "d=e f", "ltsp.x=1 2"]
-    assert tokenize("") == []
-    assert tokenize('""') == [""]
 
 
 def test_upstream_ipxe_command_line() -> None:

@@ -236,7 +236,7 @@ def test_strict_failure_is_fatal_but_init_still_runs(
     (root / "etc/ltsp/plugins/fails.py").write_text(FAILING_DROPIN)
     rec = Recorder()
     boot(options(root), deps(tmp_path, rec))
-    assert "<3>ltsp: FATAL: ltsp init: plugin fails failed (strict mode)" in kmsg(tmp_path)
+    assert "<2>ltsp: FATAL: ltsp init: plugins: plugin fails failed (strict mode)" in kmsg(tmp_path)
     assert (root / "etc/hostname").read_text() == "debian\n", "later plugins did not run"
     assert_restored(root)
     assert len(rec.execs) == 1
@@ -251,7 +251,10 @@ def test_config_error_is_fatal_with_location(tmp_path: Path) -> None:
     rec = Recorder()
     boot(options(root), deps(tmp_path, rec, evaluate=broken))
     text = kmsg(tmp_path)
-    assert "FATAL: ltsp init: unterminated quote" in text and "hint: close it" in text
+    assert (
+        "FATAL: ltsp init: config: /etc/ltsp/ltsp.conf:3: unterminated quote" in text
+        and "hint: close it" in text
+    )
     assert_restored(root)
     assert len(rec.execs) == 1
 
@@ -264,7 +267,7 @@ def test_unexpected_exception_is_fatal_not_a_traceback(tmp_path: Path) -> None:
 
     rec = Recorder()
     boot(options(root), deps(tmp_path, rec, facts=facts))
-    assert "FATAL: ltsp init: ZeroDivisionError: boom" in kmsg(tmp_path)
+    assert "FATAL: ltsp init: facts: internal error: ZeroDivisionError: boom" in kmsg(tmp_path)
     assert_restored(root)
 
 

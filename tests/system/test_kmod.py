@@ -60,3 +60,27 @@ def test_a_bad_ko_file_is_reported(tmp_path: Path) -> None:
     (moddir / "bogus_mod_x.ko").write_bytes(b"not an ELF module")
     with pytest.raises(LtspError, match="cannot load kernel module bogus_mod_x: load"):
         kmod.load("bogus_mod_x", roots=[tmp_path], kver="9.9.9", runner=FakeModprobe(ok=False))
+
+
+@pytest.mark.parametrize(
+    ("machine", "bits", "numbers"),
+    [
+        ("x86_64", 64, (313, 175)),
+        ("x86_64", 32, (350, 128)),  # an i386 userland on an amd64 kernel
+        ("i686", 32, (350, 128)),
+        ("aarch64", 64, (273, 105)),
+        ("aarch64", 32, (379, 128)),  # armhf on an arm64 kernel
+        ("armv7l", 32, (379, 128)),
+        ("armv6l", 32, (379, 128)),
+    ],
+)
+def test_syscall_numbers_follow_the_abi(machine: str, bits: int, numbers: tuple[int, int]) -> None:
+    assert kmod.SYSCALLS[kmod.syscall_abi(machine, bits)] == numbers
+
+
+def test_an_unknown_architecture_is_an_error_not_a_wrong_syscall(tmp_path: Path) -> None:
+    module = tmp_path / "overlay.ko"
+    module.write_bytes(b"\x7fELF")
+    with pytest.raises(LtspError, match="not supported on riscv64") as caught:
+        kmod.load_file(module, machine="riscv64")
+    assert "modprobe" in caught.value.hint

@@ -6,12 +6,12 @@ import os
 from pathlib import Path
 
 import pytest
-from system import images
 
 from ltsp_client.errors import LtspError
 from ltsp_client.system import loop, mounts, rootfs
 from ltsp_client.system.imagesource import parse_chain
 from ltsp_client.system.probe import probe_file
+from system import images
 
 pytestmark = pytest.mark.root
 

@@ -1,0 +1,7 @@
+"""Fixtures of the OS-adapter tests."""
+
+from __future__ import annotations
+
+from system.mountdir import mount_dir
+
+__all__ = ["mount_dir"]
