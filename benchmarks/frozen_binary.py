@@ -193,7 +193,7 @@ def main() -> int:
         (fake_root / "sbin").mkdir(parents=True)
         (fake_root / "sbin" / "init").write_text("#!/bin/sh\n")
         (fake_root / "sbin" / "init").chmod(0o755)
-        init_args = ["init", "--root", str(fake_root)]
+        init_args = ["init", "--root", str(fake_root), "--"]  # `--`: exec its init too
         cases = {
             "frozen `ltsp --version`": [FROZEN, "--version"],
             "python3 -m ltsp_client --version (baseline)": [

@@ -67,7 +67,7 @@ def test_runs_on_glibc_231_and_its_children_use_the_roots_libc() -> None:
     )
     assert version.returncode == 0 and version.stdout.startswith("ltsp "), version.stderr
     proc = subprocess.run(
-        ["chroot", str(root), "/usr/lib/ltsp/ltsp", "init", "--root", "/tmp/frz-target"],
+        ["chroot", str(root), "/usr/lib/ltsp/ltsp", "init", "--root", "/tmp/frz-target", "--"],
         capture_output=True,
         text=True,
         timeout=120,

@@ -35,6 +35,7 @@ from ltsp_client.config.params import find_param
 from ltsp_client.errors import LtspError
 from ltsp_client.init.emergency import Console, Policy
 from ltsp_client.init.install import INIT
+from ltsp_client.init.options import Options
 from ltsp_client.init.runner import StepRunner
 from ltsp_client.paths import inside
 from ltsp_client.run import Result, Runner, run
@@ -135,14 +136,14 @@ def apply(
     saved = ltsp_log.events.stage, ltsp_log.events.path, list(logging.getLogger().handlers)
     try:
         with binds.on(rootmnt):
-            options = pid1.Options(root=rootmnt, test_root=True, hooks=False, live=True)
+            options = Options(root=rootmnt, test_root=True, hooks=False, live=True)
             base = deps or pid1.Deps()
             live = replace(base, runner=chroot_runner(rootmnt, base.runner), is_pid1=False)
             runner = StepRunner(
                 pid1.APPLET, Policy(console=Console(kmsg=live.kmsg), shell=live.shell)
             )
             try:
-                summary = pid1.configure(options, live, runner)
+                summary = pid1.configure(options, live, runner).summary.describe()
             except Exception as exc:
                 pid1.report_fatal(runner, exc)
             with ltsp_log.step("restore-init"):

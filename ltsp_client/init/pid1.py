@@ -24,7 +24,8 @@ import signal
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -34,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 from ltsp_client.errors import LtspError
 from ltsp_client.init.emergency import Console, Policy, run_shell
 from ltsp_client.init.install import INIT, LTSP_BINARY, SAVED_INIT
+from ltsp_client.init.options import Options, parse_args
 from ltsp_client.init.runner import StepError, StepRunner, break_points, describe
 from ltsp_client.log import events
 from ltsp_client.paths import CLIENT_MARKER, ETC_LTSP, EVENTS_FILE, LOG_FILE, inside
@@ -43,6 +45,8 @@ if TYPE_CHECKING:
     from ltsp_client.appcontext import Context
     from ltsp_client.config.model import Config
     from ltsp_client.pluginkit import Facts
+    from ltsp_client.pluginkit.base import Registry
+    from ltsp_client.pluginkit.runner import Summary
 
 log = logging.getLogger(__name__)
 
@@ -50,54 +54,6 @@ FALLBACK_INITS = ("/lib/systemd/systemd", "/usr/lib/systemd/systemd", "/sbin/ini
 # Symlink targets that mean "/sbin/init is still us" (ours, and upstream's wrapper).
 WRAPPER_MARKS = (LTSP_BINARY, "/lib/ltsp/ltsp", "ltsp/client/init/init")
 APPLET = "init"
-USAGE = """\
-Usage: ltsp init [--root DIR [--hooks]] [-- INIT-ARGS...]
-
-As pid 1: configure this client from ltsp.conf, restore /sbin/init and exec it.
-  --root DIR   act on DIR instead of / (testing; allowed when not pid 1)
-  --hooks      with --root: also run the PRE_INIT/POST_INIT hooks
-Any other arguments are passed to the real init."""
-
-
-@dataclass(frozen=True)
-class Options:
-    root: Path = Path("/")
-    test_root: bool = False
-    hooks: bool = True
-    init_args: tuple[str, ...] = ()
-    # the root is not / but the kernel and network are the client's (init/early.py)
-    live: bool = False
-
-
-def parse_args(args: Sequence[str]) -> Options | None:
-    """Our few options come first; everything else is the real init's (kernel cmdline words).
-
-    Returns None after printing the usage for --help.
-    """
-    rest = list(args)
-    root: Path | None = None
-    hooks = False
-    while rest:
-        word = rest[0]
-        if word == "--":
-            rest.pop(0)
-            break
-        if word in ("-h", "--help"):
-            print(USAGE)
-            return None
-        if word == "--hooks":
-            hooks = True
-        elif word == "--root" and len(rest) > 1:
-            root = Path(rest[1]).resolve()
-            rest.pop(0)
-        elif word.startswith("--root="):
-            root = Path(word.partition("=")[2]).resolve()
-        else:
-            break
-        rest.pop(0)
-    if root is None:
-        return Options(init_args=tuple(rest))
-    return Options(root=root, test_root=True, hooks=hooks, init_args=tuple(rest))
 
 
 def facts_from_environ(environ: Mapping[str, str]) -> Facts:
@@ -128,6 +84,15 @@ def _default_facts(environ: Mapping[str, str]) -> Facts:
     return cached if cached is not None else network_facts(environ)
 
 
+def _evaluate_file(conf: Path, **kwargs: Any) -> Config:
+    """evaluate() with one given ltsp.conf instead of those of a config directory."""
+    from ltsp_client.config.loader import read_conf
+    from ltsp_client.config.sections import evaluate_files
+
+    kwargs.pop("config_dir", None)
+    return evaluate_files(files=[read_conf(conf)], **kwargs).config()
+
+
 def _default_mount(source: str, target: Path, fstype: str, flags: int, options: str) -> None:
     from ltsp_client.system.kernelfs import mount
 
@@ -150,6 +115,16 @@ class Deps:
     is_pid1: bool = field(default_factory=lambda: os.getpid() == 1)
 
 
+def with_options(deps: Deps, options: Options) -> Deps:
+    """--mac/--ip replace the network facts, --config the image's ltsp.conf."""
+    client, conf = options.client, options.config_file
+    if client is not None:
+        deps = replace(deps, facts=lambda environ: client)
+    if conf is not None:
+        deps = replace(deps, evaluate=partial(_evaluate_file, conf))
+    return deps
+
+
 def main(ctx: Context, args: list[str]) -> int:
     """`ltsp init`. As pid 1 this never returns: it execs the real init, or stays up."""
     options = parse_args(args)
@@ -157,7 +132,11 @@ def main(ctx: Context, args: list[str]) -> int:
         if os.getpid() != 1:
             return 0
         options = Options(init_args=tuple(args))  # pid 1 must not exit: --help is init's
-    return boot(options, Deps())
+    if options.test_root and not options.hand_over and os.getpid() != 1:
+        from ltsp_client.init.apply import apply
+
+        return apply(options)
+    return boot(options, with_options(Deps(), options))
 
 
 def boot(options: Options, deps: Deps) -> int:
@@ -174,17 +153,20 @@ def boot(options: Options, deps: Deps) -> int:
     runner = StepRunner(APPLET, Policy(console=Console(kmsg=deps.kmsg), shell=deps.shell))
     summary = "not run"
     try:
-        summary = configure(options, deps, runner)
+        summary = configure(options, deps, runner).summary.describe()
     except BaseException as exc:
         report_fatal(runner, exc)
     return hand_over(options, deps, runner, summary)
 
 
-def configure(options: Options, deps: Deps, runner: StepRunner) -> str:
-    """Everything before the hand-over; any exception here is reported as FATAL by boot().
+@dataclass(frozen=True)
+class Configured:
+    summary: Summary  # what each plugin did
+    registry: Registry  # the plugins that were considered (built-ins and drop-ins)
 
-    Returns the plugin outcomes in one line, for the console.
-    """
+
+def configure(options: Options, deps: Deps, runner: StepRunner) -> Configured:
+    """Everything before the hand-over; any exception here is reported as FATAL by boot()."""
     from ltsp_client import log as logsetup
     from ltsp_client.config.model import Identity
     from ltsp_client.init import cmdline
@@ -249,8 +231,11 @@ def configure(options: Options, deps: Deps, runner: StepRunner) -> str:
             if strict:
                 raise StepError(name, result.error.message, hint=result.error.hint)
 
+    registries = []
+
     def plugins() -> stage.Summary:
         loaded = loader.load(root)
+        registries.append(loaded.registry)
         for problem in loaded.problems:
             log.warning("admin plugin skipped: %s", problem)
         if loaded.problems and strict:
@@ -270,7 +255,7 @@ def configure(options: Options, deps: Deps, runner: StepRunner) -> str:
     summary = runner.run("plugins", plugins)
     log.info("plugins: %s", summary.describe())
     hook("POST")
-    return summary.describe()
+    return Configured(summary, registries[0])
 
 
 def is_strict(config: Config, environ: Mapping[str, str]) -> bool:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import os
+import re
 import shlex
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
@@ -229,5 +230,58 @@ def facts_from_ipconfig(
         mac_address=mac,
         gateway=next_hop(address, prefixlen, ipconfig.get("IPV4GATEWAY", "")),
         hostname=env.get("HOSTNAME") or _kernel_hostname() or ipconfig.get("HOSTNAME", ""),
+        ipconfig=ipconfig,
+    )
+
+
+def client_facts(
+    *,
+    mac: str,
+    address: str,
+    hostname: str = "",
+    server: str = "",
+    dns: tuple[str, ...] = (),
+    device: str = "eth0",
+) -> NetworkFacts:
+    """The facts a client with this MAC and IP/PREFIX would learn from DHCP, without a network.
+
+    For `ltsp init --root DIR`: the server and the gateway default to the first
+    address of the subnet (.1 on a /24), DNS to the server, as on an LTSP
+    subnet; they appear in `ipconfig` as klibc's DHCP client records them.
+    """
+    normal = mac.strip().lower().replace("-", ":")
+    if not re.fullmatch(r"[0-9a-f]{2}(:[0-9a-f]{2}){5}", normal):
+        raise LtspError(f"not a MAC address: {mac!r}", hint="write it as 52:54:00:12:34:56")
+    try:
+        if "/" not in address:
+            raise ValueError("no prefix")
+        interface = ipaddress.IPv4Interface(address)
+        first = str(interface.network.network_address + 1)
+        server = str(ipaddress.IPv4Address(server)) if server else first
+        servers = tuple(str(ipaddress.IPv4Address(d)) for d in dns) or (server,)
+    except ValueError as exc:
+        raise LtspError(
+            f"not an IPv4 address: {exc}", hint="write --ip 192.168.67.20/24, --server 192.168.67.1"
+        ) from exc
+    ip = str(interface.ip)
+    ipconfig = {
+        "DEVICE": device,
+        "PROTO": "dhcp",
+        "IPV4ADDR": ip,
+        "IPV4BROADCAST": str(interface.network.broadcast_address),
+        "IPV4NETMASK": str(interface.netmask),
+        "IPV4GATEWAY": first,
+        "IPV4DNS0": servers[0],
+        "IPV4DNS1": servers[1] if len(servers) > 1 else "0.0.0.0",
+        "HOSTNAME": hostname,
+        "ROOTSERVER": server,
+    }
+    return NetworkFacts(
+        device=device,
+        ip_address=ip,
+        prefixlen=interface.network.prefixlen,
+        mac_address=normal,
+        gateway=first,
+        hostname=hostname,
         ipconfig=ipconfig,
     )

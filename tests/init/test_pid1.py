@@ -16,7 +16,7 @@ import pytest
 from ltsp_client import log as ltsp_log
 from ltsp_client.config.model import Config
 from ltsp_client.errors import ConfigError
-from ltsp_client.init.pid1 import Deps, Options, boot, parse_args
+from ltsp_client.init.pid1 import Deps, Options, boot
 from ltsp_client.pluginkit import StaticFacts
 from ltsp_client.run import run
 
@@ -128,24 +128,6 @@ def test_refuses_when_not_pid1_without_root(
     assert boot(Options(), deps(tmp_path, rec)) == 1
     assert rec.execs == []
     assert "not pid 1" in capsys.readouterr().err
-
-
-@pytest.mark.parametrize(
-    ("args", "root", "hooks", "init_args"),
-    [
-        ([], None, True, ()),
-        (["splash", "single"], None, True, ("splash", "single")),
-        (["--root", "/x", "--hooks", "--", "--root"], "/x", True, ("--root",)),
-        (["--root=/x", "emergency"], "/x", False, ("emergency",)),
-    ],
-)
-def test_parse_args(
-    args: list[str], root: str | None, hooks: bool, init_args: tuple[str, ...]
-) -> None:
-    parsed = parse_args(args)
-    assert parsed is not None
-    assert parsed.root == Path(root or "/") and parsed.test_root == (root is not None)
-    assert parsed.hooks == hooks and parsed.init_args == init_args
 
 
 def test_configures_restores_and_execs(tmp_path: Path) -> None:
