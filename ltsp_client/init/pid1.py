@@ -9,10 +9,11 @@ and exec it with the original arguments.
 Putting the real init back and exec'ing it happens whatever went wrong before:
 pid 1 never lets an exception escape (that would panic the kernel).
 
-`ltsp init --root DIR [--hooks] [-- INIT-ARGS]` does the same on DIR without
-being pid 1, for tests and for admins trying a configuration; it mounts
-nothing unless it is pid 1 (e.g. inside `unshare --pid --fork`), runs hooks only
-with --hooks (they act on the running system), and execs DIR/sbin/init.
+`ltsp init --root DIR ... -- INIT-ARGS` does the same on DIR without being
+pid 1 (tests, benchmarks): it mounts nothing unless it is pid 1 (e.g. inside
+`unshare --pid --fork`), runs hooks only with --hooks (they act on the running
+system), and execs DIR/sbin/init. Without `-- INIT-ARGS` and not as pid 1,
+`--root` only applies the plugins (init/apply.py, also the dry run).
 """
 
 from __future__ import annotations
