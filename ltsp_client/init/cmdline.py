@@ -13,12 +13,14 @@ from pathlib import Path
 
 from ltsp_client.kcmdline import tokenize
 
-_TRUE = ("1", "y", "yes", "true", "on")
 _KNOWN = ("root", "nbdroot", "nfsroot", "ip", "bootif", "init", "rootflags", "rootfstype")
 
 
 def _flag(value: str | None) -> bool:
-    return value is not None and (value == "" or value.lower() in _TRUE)
+    """A bare `ltsp.shell` counts as set; a value follows the one boolean rule."""
+    from ltsp_client.config.model import is_true
+
+    return value is not None and (value == "" or is_true(value))
 
 
 @dataclass(frozen=True)
@@ -77,6 +79,7 @@ def parse(text: str) -> KernelCmdline:
             if eq and name.isidentifier() and name.isupper():
                 environ[name] = value  # dot-less NAME=value reaches /init's environment
     from ltsp_client.config.kernelvars import parse_kernel_vars
+    from ltsp_client.config.model import is_true
 
     variables = parse_kernel_vars(text, environ)
     variables.pop("BREAK", None)
@@ -84,8 +87,8 @@ def parse(text: str) -> KernelCmdline:
     variables.pop("STRICT", None)
     debug_shell = (
         _flag(flags.get("ltsp.shell"))
-        or variables.get("DEBUG_SHELL") == "1"
-        or environ.get("DEBUG_SHELL") == "1"
+        or is_true(variables.get("DEBUG_SHELL"))
+        or is_true(environ.get("DEBUG_SHELL"))
     )
     return KernelCmdline(
         tokens=tuple(tokens),

@@ -27,6 +27,8 @@ from ltsp_client.run import clean_environ
 
 log = logging.getLogger(__name__)
 
+# REBOOT_TIMEOUT's declared default (a test checks they agree); the initramfs stage
+# sets the policy from the parameter table, this module stays free of config imports.
 DEFAULT_REBOOT_TIMEOUT = 60
 SHELLS = ("/bin/sh", "/usr/bin/sh", "/bin/busybox")
 RB_AUTOBOOT = 0x01234567
@@ -83,13 +85,6 @@ class Policy:
     reboot: Callable[[], None] = reboot_now
     sleep: Callable[[float], None] = time.sleep
     wait_enter: Callable[[], object] = _read_line
-
-
-def parse_timeout(value: str | None) -> int:
-    try:
-        return max(0, int(value)) if value else DEFAULT_REBOOT_TIMEOUT
-    except ValueError:
-        return DEFAULT_REBOOT_TIMEOUT
 
 
 def fatal_lines(applet: str, step: str, message: str, hint: str = "", then: str = "") -> list[str]:

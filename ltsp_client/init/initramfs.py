@@ -20,7 +20,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from ltsp_client.appcontext import Context
-from ltsp_client.errors import LtspError
+from ltsp_client.config.model import Config
+from ltsp_client.errors import ConfigError, LtspError
 from ltsp_client.init import emergency
 from ltsp_client.init.cmdline import KernelCmdline
 from ltsp_client.init.runner import StepError, StepRunner, break_points
@@ -51,15 +52,19 @@ class Stage:
     config_dir: Path = Path("/etc/ltsp")
     tmpfs: str = rootfs.TMPFS_DIR
     facts: NetworkFacts | None = None
-    values: Mapping[str, str] = field(default_factory=dict)  # ltsp.conf + kernel ltsp.* vars
+    config: Config = field(default_factory=Config)  # ltsp.conf, then ltsp.* (§2.8)
     chain: tuple[Element, ...] = ()
     to_ram: bool = False
     # the init stage's plugins from here (init/early.py): only in a real initramfs, where
     # the kernel and network are the client's (main() sets it; tests on a host do not)
     early_init: bool = False
+    # the fatal-error policy as ltsp.conf and the kernel line set it (after the config step)
+    debug_shell: bool = False
+    reboot_timeout: int | None = None
 
-    def value(self, name: str, default: str = "") -> str:
-        return self.values.get(name, self.environ.get(name, default))
+    def value(self, name: str) -> str:
+        """A variable of ltsp.conf or the kernel line, else of the environment ("" if unset)."""
+        return self.config.get(name) or self.environ.get(name, "")
 
 
 def step_facts(stage: Stage) -> Stage:
@@ -99,9 +104,12 @@ def step_config(stage: Stage) -> Stage:
         environ=environ,
         kernel_vars=stage.cmdline.ltsp,
     )
-    values = {**stage.cmdline.ltsp, **dict(config)}
-    values.update(stage.cmdline.ltsp)  # kernel variables win in this stage (§2.8)
-    return replace(stage, values=values)
+    return replace(
+        stage,
+        config=config,
+        debug_shell=config.flag("DEBUG_SHELL"),
+        reboot_timeout=reboot_timeout(config) if config.get("REBOOT_TIMEOUT") else None,
+    )
 
 
 def choose_source(stage: Stage) -> Stage:
@@ -114,7 +122,7 @@ def choose_source(stage: Stage) -> Stage:
         if not first.path.startswith("/"):
             first = replace(first, path=f"{root.rstrip('/')}/{first.path}")
         chain = (first, *chain[1:])
-        return replace(stage, chain=chain, to_ram=stage.value("IMAGE_TO_RAM") == "1")
+        return replace(stage, chain=chain, to_ram=stage.config.flag("IMAGE_TO_RAM"))
     if (stage.rootmnt / "proc").is_dir():
         return replace(stage, chain=(Element(root),), to_ram=False)
     raise LtspError(
@@ -145,7 +153,7 @@ def step_mount(stage: Stage, executor: rootfs.Executor) -> Stage:
         root=root,
         executor=executor,
         tmpfs=stage.tmpfs,
-        overlay=stage.value("OVERLAY") != "0",
+        overlay=stage.config.get_bool("OVERLAY", default=True),
     )
     rootfs.set_read_ahead(root, kb)
     rootfs.set_read_ahead(None, kb)
@@ -169,7 +177,7 @@ def step_init_stage(stage: Stage) -> Stage:
     """The init stage's plugins on the new root now (init/early.py), unless pid 1 must."""
     from ltsp_client.init import early
 
-    reason = early.why_pid1(stage.values, stage.cmdline.break_step)
+    reason = early.why_pid1(stage.config, stage.cmdline.break_step)
     if not stage.early_init:
         return stage
     if reason:
@@ -234,13 +242,17 @@ def run_stage(
 
 def _policy_from(stage: Stage, policy: emergency.Policy) -> emergency.Policy:
     """ltsp.conf may enable DEBUG_SHELL or change the countdown; the kernel line still wins."""
+    timeout = stage.reboot_timeout
     return replace(
         policy,
-        debug_shell=policy.debug_shell or stage.value("DEBUG_SHELL") == "1",
-        reboot_timeout=emergency.parse_timeout(stage.value("REBOOT_TIMEOUT"))
-        if stage.value("REBOOT_TIMEOUT")
-        else policy.reboot_timeout,
+        debug_shell=policy.debug_shell or stage.debug_shell,
+        reboot_timeout=policy.reboot_timeout if timeout is None else timeout,
     )
+
+
+def reboot_timeout(config: Config) -> int:
+    """REBOOT_TIMEOUT (its declared default when unset), never negative."""
+    return max(0, config.number("REBOOT_TIMEOUT"))
 
 
 def default_rootmnt(scripts_functions: Path = Path("/scripts/functions")) -> Path:
@@ -283,9 +295,11 @@ def main(ctx: Context, args: list[str]) -> int:
             f"{CLIENT_MARKER} is missing: this does not look like an LTSP client boot",
             hint=f"`ltsp {APPLET}` runs only inside a client's initramfs",
         )
-    policy = emergency.Policy(
-        debug_shell=kernel.debug_shell,
-        reboot_timeout=emergency.parse_timeout(kernel.ltsp.get("REBOOT_TIMEOUT")),
-    )
+    try:
+        timeout = reboot_timeout(Config(dict(kernel.ltsp)))
+    except ConfigError as exc:  # reported again, with the rest, by the config step
+        log.warning("%s", exc)
+        timeout = reboot_timeout(Config())
+    policy = emergency.Policy(debug_shell=kernel.debug_shell, reboot_timeout=timeout)
     stage = Stage(rootmnt=rootmnt, cmdline=kernel, environ=dict(os.environ), early_init=True)
     return run_stage(stage, policy)

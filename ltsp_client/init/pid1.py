@@ -261,9 +261,9 @@ def configure(options: Options, deps: Deps, runner: StepRunner) -> Configured:
 
 def is_strict(config: Config, environ: Mapping[str, str]) -> bool:
     """LTSP_STRICT=1 in ltsp.conf or the environment (the kernel's ltsp.strict is checked too)."""
-    from ltsp_client.config.model import TRUE_WORDS
+    from ltsp_client.config.model import is_true
 
-    return config.get_bool("LTSP_STRICT") or environ.get("LTSP_STRICT", "").lower() in TRUE_WORDS
+    return config.flag("LTSP_STRICT") or is_true(environ.get("LTSP_STRICT"))
 
 
 def report_fatal(runner: StepRunner, exc: BaseException) -> None:

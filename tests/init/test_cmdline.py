@@ -41,6 +41,8 @@ def test_shell_break_strict_flags() -> None:
     assert parse("ltsp.debug_shell=1").debug_shell
     assert parse("DEBUG_SHELL=1").debug_shell
     assert not parse("ltsp.debug_shell=0").debug_shell
+    assert parse("ltsp.debug_shell=yes").debug_shell and parse("DEBUG_SHELL=true").debug_shell
+    assert not parse("ltsp.shell=off").debug_shell and parse("ltsp.strict=on").strict
     assert parse("ltsp.strict=1").strict and not parse("ltsp.strict=0").strict
 
 

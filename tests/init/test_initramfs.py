@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from system import images
 
+from ltsp_client.config.model import Config
 from ltsp_client.errors import LtspError
 from ltsp_client.init import emergency, initramfs
 from ltsp_client.init.cmdline import parse
@@ -191,3 +192,32 @@ def test_image_to_ram_drops_the_network_root(tmp_path: Path, mount_dir: Path) ->
     assert "fake-nfs" not in sources and sources[-1] == str(mount_dir / "tmpfs")
     assert (rootmnt / "etc/os-release").exists()
     assert not (rootmnt / "images").exists()  # the network root is gone
+
+
+def test_policy_from_ltsp_conf_by_the_parameter_table(tmp_path: Path) -> None:
+    """DEBUG_SHELL by the one boolean rule, REBOOT_TIMEOUT typed, the kernel line wins."""
+    stage = stage_for(tmp_path, "ltsp.reboot-timeout=7")
+    (stage.config_dir / "ltsp.conf").write_text("[clients]\nDEBUG_SHELL=yes\nREBOOT_TIMEOUT=30\n")
+    done = initramfs.step_config(stage)
+    assert done.debug_shell and done.reboot_timeout == 7
+    policy = initramfs._policy_from(done, emergency.Policy())
+    assert policy.debug_shell and policy.reboot_timeout == 7
+    (stage.config_dir / "ltsp.conf").write_text("[clients]\nIMAGE_TO_RAM=true\nOVERLAY=no\n")
+    done = initramfs.step_config(stage_for(tmp_path, "quiet"))
+    assert not done.debug_shell and done.reboot_timeout is None
+    assert done.config.flag("IMAGE_TO_RAM") and not done.config.get_bool("OVERLAY", default=True)
+
+
+def test_a_bad_reboot_timeout_is_a_config_error_with_its_line(tmp_path: Path) -> None:
+    stage = stage_for(tmp_path, "quiet")
+    (stage.config_dir / "ltsp.conf").write_text("[clients]\nREBOOT_TIMEOUT=soon\n")
+    rec = Recorder()
+    policy = rec.policy(tmp_path)
+    assert run_stage(stage, policy, step_list=(("config", initramfs.step_config),)) == 1
+    text = console_text(policy)
+    assert "FATAL: ltsp initrd-bottom: config: " in text
+    assert "ltsp.conf:2: REBOOT_TIMEOUT: REBOOT_TIMEOUT='soon' is not a whole number" in text
+
+
+def test_the_policys_countdown_is_the_declared_default() -> None:
+    assert emergency.Policy().reboot_timeout == Config().number("REBOOT_TIMEOUT")
