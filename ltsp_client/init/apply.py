@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import logging
 import os
+import shlex
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
@@ -24,6 +25,7 @@ from ltsp_client.init.options import Options
 from ltsp_client.init.pid1 import APPLET, Configured, Deps, configure, with_options
 from ltsp_client.init.runner import StepError, StepRunner
 from ltsp_client.paths import LOG_FILE
+from ltsp_client.run import Result, run
 
 if TYPE_CHECKING:
     from ltsp_client.config.model import Config
@@ -39,6 +41,13 @@ NOT_SHOWN = (str(LOG_FILE.parent),)
 
 def _refuse(*args: object) -> None:
     raise LtspError("ltsp init --root mounts and execs nothing")
+
+
+def _no_commands(argv: Sequence[str], **options: object) -> Result:
+    raise LtspError(
+        f"a dry run runs no command on this machine: {shlex.join(argv)}",
+        hint="to see that plugin's effect, run without --dry-run on a copy of the image",
+    )
 
 
 def _with_dhcp_defaults(options: Options, evaluate: Evaluate) -> Evaluate:
@@ -69,6 +78,7 @@ def preview_deps(options: Options) -> Deps:
 
     facts = client if client is not None else StaticFacts()
     deps = Deps(
+        runner=_no_commands if options.dry_run else run,
         mount=_refuse,
         exec=_refuse,
         facts=lambda environ: facts,

@@ -83,7 +83,7 @@ def test_dry_run_prints_the_diff_and_changes_nothing(tmp_path: Path) -> None:
     assert tree(root) == before
     assert text.startswith(f"ltsp init on {root} for {MAC} 192.168.67.20/24 (dry run: ")
     assert "  ran        hostname (" in text
-    assert "What the client would get (2 changes):" in text
+    assert "What the client would get (" in text
     assert "--- a/etc/hostname\n+++ b/etc/hostname\n@@ -1 +1 @@\n-debian\n+teacher\n" in text
     assert "-127.0.1.1\tdebian\n+127.0.1.1\tteacher\n" in text
     assert "/run/ltsp" not in text, "our own log is not what the client gets"
@@ -164,3 +164,19 @@ def test_through_the_command_a_misspelled_option_is_an_error(
     assert main(["init", "--root", str(root), "--mac", MAC, "--ip", IP, "--dry-run"]) == 0
     assert "+teacher" in capsys.readouterr().out
     assert tree(root) == before
+
+
+def test_a_dry_run_runs_no_command_on_this_machine(tmp_path: Path) -> None:
+    marker = tmp_path / "ran"
+    dropin = f'''
+from ltsp_client.pluginkit import Plugin
+
+
+class Cmd(Plugin, name="cmd", order=40):
+    def apply(self, ctx) -> None:
+        ctx.runner(["touch", "{marker}"], timeout=5)
+'''
+    root = image(tmp_path, dropins={"cmd.py": dropin})
+    status, text = run("--root", str(root), "--mac", MAC, "--ip", IP, "--dry-run")
+    assert status == 1 and not marker.exists()
+    assert f"  FAILED     cmd: a dry run runs no command on this machine: touch {marker}\n" in text
