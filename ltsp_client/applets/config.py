@@ -18,6 +18,8 @@ from ltsp_client.errors import LtspError
 from ltsp_client.pluginkit.paramdoc import all_params
 
 DEFAULT_CONFIG = Path("/etc/ltsp/ltsp.conf")
+# not __doc__: the frozen binary is built with optimize=2 (no docstrings)
+DESCRIPTION = "what ltsp.conf gives one client (show), and what is wrong in it (check)"
 
 
 class _HelpExitError(Exception):
@@ -37,7 +39,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="ltsp config", description=__doc__)
+    parser = _Parser(prog="ltsp config", description=DESCRIPTION)
     sub = parser.add_subparsers(
         dest="action", required=True, metavar="show|check", parser_class=_Parser
     )

@@ -107,6 +107,18 @@ def test_help_returns_zero(capsys: pytest.CaptureFixture[str]) -> None:
     assert code == 0 and "show" in out and "check" in out
 
 
+def test_help_has_its_description_without_docstrings() -> None:
+    """The frozen binary runs with optimize=2: no docstring may feed the help text."""
+    proc = subprocess.run(
+        [sys.executable, "-OO", "-m", "ltsp_client", "config", "--help"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "what ltsp.conf gives one client" in proc.stdout
+
+
 @pytest.mark.parametrize(
     ("text", "line", "needle"),
     [
