@@ -29,6 +29,7 @@ from pathlib import Path
 
 from ltsp_client.appcontext import Context
 from ltsp_client.errors import LtspError
+from ltsp_client.plugins import dns as _declares_dns  # noqa: F401  (DNS, DNS_SERVER)
 from ltsp_client.run import run
 from ltsp_client.server.settings import (
     ServerConfig,
@@ -204,7 +205,7 @@ def render(s: DnsmasqSettings) -> str:
 
 
 def build_settings(settings: ServerConfig, *, root: Path, proc_net_route: str) -> DnsmasqSettings:
-    real = settings.flag("REAL_DHCP", True)
+    real = settings.flag("REAL_DHCP")
     servers = settings.text("DNS_SERVER").replace(",", " ").split()
     for server in servers:
         try:
@@ -215,10 +216,10 @@ def build_settings(settings: ServerConfig, *, root: Path, proc_net_route: str) -
             ) from exc
     return DnsmasqSettings(
         tftp_dir=settings.ctx.tftp_dir,
-        dns=settings.flag("DNS", False),
-        proxy_dhcp=settings.flag("PROXY_DHCP", True),
+        dns=settings.flag("DNS"),
+        proxy_dhcp=settings.flag("PROXY_DHCP"),
         real_dhcp=real,
-        tftp=settings.flag("TFTP", True),
+        tftp=settings.flag("TFTP"),
         dns_servers=tuple(servers or detect_dns_servers(root)),
         proxy_subnets=tuple(proxy_subnets(connected_subnets(proc_net_route), real_dhcp=real)),
     )

@@ -149,8 +149,8 @@ def main(ctx: Context, args: list[str]) -> int:
         base_dir=c.base_dir,
         tftp_dir=c.tftp_dir,
         home_dir=c.home_dir,
-        nfs_tftp=settings.flag("NFS_TFTP", True),
-        nfs_home=settings.flag("NFS_HOME", False),
+        nfs_tftp=settings.flag("NFS_TFTP"),
+        nfs_home=settings.flag("NFS_HOME"),
     )
     kernel = opts.server in ("kernel", "both", "auto")
     ganesha = opts.server in ("ganesha", "both") or (

@@ -46,8 +46,9 @@ class ServerConfig:
     def text(self, name: str, default: str = "") -> str:
         return self.config.get_str(name, default)
 
-    def flag(self, name: str, default: bool = False) -> bool:
-        return self.config.get_bool(name, default)
+    def flag(self, name: str) -> bool:
+        """A declared bool parameter, its default from the parameter table."""
+        return self.config.flag(name)
 
     def overwrite_refused(self) -> bool:
         """OVERWRITE=0 (from -o0, the environment or ltsp.conf): keep existing files."""
