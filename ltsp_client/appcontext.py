@@ -1,7 +1,8 @@
 """What every applet receives: the global options after upstream's precedence rules.
 
-Core layer, standard library only: the dispatcher imports it on every start,
-pid 1 included, and every applet package (config, server, init) uses it.
+Layer 1 (it takes the directory defaults from the parameter table): the
+dispatcher imports it on every start, pid 1 included, and every applet package
+(config, server, init) uses it.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-DEFAULT_DIRS = {"BASE_DIR": "/srv/ltsp", "TFTP_DIR": "/srv/tftp", "HOME_DIR": "/home"}
+from ltsp_client.config.params import DEFAULT_DIRS
 
 
 @dataclass(frozen=True)

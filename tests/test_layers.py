@@ -24,11 +24,11 @@ LAYERS: dict[str, int] = {
     "run": 0,
     "log": 0,
     "kcmdline": 0,
-    "appcontext": 0,  # Context: the global settings every applet entry point receives
     # 1: ltsp.conf engine and parameter table; OS adapters
     "config": 1,
     "system": 1,
     "users": 1,  # accounts: passwd/group/shadow records and their merge rules
+    "appcontext": 1,  # Context: the global settings (directory defaults from the table)
     # 2: the plugin framework
     "pluginkit": 2,
     # 3: built-in plugins; publisher applets

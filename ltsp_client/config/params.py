@@ -227,3 +227,6 @@ def find_param(name: str) -> Param | None:
 
 
 register_params(UPSTREAM_PARAMS)
+
+# The directory settings every applet's Context carries, with their table defaults.
+DEFAULT_DIRS = {name: KNOWN_PARAMS[name].default for name in ("BASE_DIR", "TFTP_DIR", "HOME_DIR")}

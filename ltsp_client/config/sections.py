@@ -27,6 +27,7 @@ from ltsp_client.config.loader import (
     read_conf,
 )
 from ltsp_client.config.model import Config, Identity, Origin
+from ltsp_client.config.params import DEFAULT_DIRS
 from ltsp_client.config.shellwords import (
     Expander,
     ExpansionError,
@@ -34,7 +35,6 @@ from ltsp_client.config.shellwords import (
 )
 from ltsp_client.errors import ConfigError
 
-DEFAULT_DIRS = {"BASE_DIR": "/srv/ltsp", "TFTP_DIR": "/srv/tftp", "HOME_DIR": "/home"}
 MAX_INCLUDE_DEPTH = 200
 
 
