@@ -8,6 +8,26 @@ from pathlib import Path
 import debroot as _debroot
 import pytest
 
+from ltsp_client import log as ltsp_log
+from ltsp_client.applet import Host
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _own_run_ltsp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """In-process applets read an empty /etc/ltsp and write events and logs in a test
+    directory: never the host's /etc/ltsp or /run/ltsp (tests leave them as they found them,
+    and a host's /run/ltsp/client would make every applet think it runs on a client)."""
+    run = tmp_path_factory.mktemp("run-ltsp")
+    defaults = Host.__init__.__kwdefaults__
+    assert defaults is not None
+    saved = ltsp_log.events.path, ltsp_log.LOG_FILE, dict(defaults)
+    ltsp_log.events.path = run / "events.jsonl"
+    ltsp_log.LOG_FILE = run / "ltsp.log"  # type: ignore[assignment]
+    defaults.update(run_dir=run, etc_dir=tmp_path_factory.mktemp("etc-ltsp"))
+    yield
+    ltsp_log.events.path, ltsp_log.LOG_FILE, kwdefaults = saved  # type: ignore[assignment]
+    defaults.update(kwdefaults)
+
 
 @pytest.fixture
 def debroot(tmp_path: Path) -> Iterator[Callable[..., Path]]:
