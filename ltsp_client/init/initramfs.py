@@ -26,7 +26,7 @@ from ltsp_client.init import emergency
 from ltsp_client.init.cmdline import KernelCmdline
 from ltsp_client.init.runner import StepError, StepRunner, break_points
 from ltsp_client.log import events
-from ltsp_client.paths import CLIENT_MARKER
+from ltsp_client.paths import CLIENT_MARKER, LOG_FILE
 from ltsp_client.system import rootfs
 from ltsp_client.system.facts import NetworkFacts
 from ltsp_client.system.imagesource import Element, parse_chain, render_chain
@@ -104,12 +104,47 @@ def step_config(stage: Stage) -> Stage:
         environ=environ,
         kernel_vars=stage.cmdline.ltsp,
     )
-    return replace(
+    done = replace(
         stage,
         config=config,
         debug_shell=config.flag("DEBUG_SHELL"),
         reboot_timeout=reboot_timeout(config) if config.get("REBOOT_TIMEOUT") else None,
     )
+    log_settings(done.value("LTSP_DEBUG"), done.value("DEBUG_LOG"))
+    return run_hooks(done, "PRE")
+
+
+def log_settings(debug: str, debug_log: str) -> None:
+    """LTSP_DEBUG and DEBUG_LOG, from ltsp.conf, the kernel line or the environment."""
+    from ltsp_client import log as ltsp_log
+    from ltsp_client.config.model import debug_enabled, log_to_file
+
+    ltsp_log.apply_settings(verbose=debug_enabled(APPLET, debug), to_file=log_to_file(debug_log))
+
+
+def run_hooks(stage: Stage, phase: str) -> Stage:
+    """PRE_INITRD_BOTTOM_x ending the config step, POST_INITRD_BOTTOM_x ending install
+    (§2.7), with LTSP_ROOT the new root; each is a timed `hooks:...` event when it has
+    lines. A failing hook is a warning, fatal with ltsp.strict or LTSP_STRICT=1."""
+    from ltsp_client.pluginkit import StaticFacts, hooks
+    from ltsp_client.run import run
+
+    if not hooks.hook_lines(stage.config, phase, APPLET):
+        return stage
+    result = hooks.run_hooks(
+        phase,
+        applet=APPLET,
+        root=stage.rootmnt,
+        config=stage.config,
+        facts=stage.facts or StaticFacts(),
+        runner=run,
+        output=events.path.with_name(Path(LOG_FILE).name),  # beside events.jsonl
+    )
+    if result is not None and result.error is not None:
+        if stage.cmdline.strict or stage.config.flag("LTSP_STRICT"):
+            raise result.error
+        log.warning("%s", result.error)
+    return stage
 
 
 def choose_source(stage: Stage) -> Stage:
@@ -170,7 +205,7 @@ def step_install(stage: Stage) -> Stage:
 
     counts = install(stage.rootmnt, etc_ltsp=stage.config_dir)
     log.info("installed into %s: %s", stage.rootmnt, counts)
-    return stage
+    return run_hooks(stage, "POST")
 
 
 def step_init_stage(stage: Stage) -> Stage:
@@ -287,8 +322,8 @@ def main(ctx: Context, args: list[str]) -> int:
     del ctx  # the directory settings are for server applets
     rootmnt = parse_args(args) or default_rootmnt()
     kernel = cmdline.read()
-    verbose = kernel.ltsp.get("LTSP_DEBUG", os.environ.get("LTSP_DEBUG", "")) not in ("", "0")
-    ltsp_log.setup(APPLET, verbose=verbose)
+    ltsp_log.setup(APPLET)
+    log_settings(kernel.ltsp.get("LTSP_DEBUG") or os.environ.get("LTSP_DEBUG", ""), "")
     print(f"Running ltsp {APPLET} (root {rootmnt})", file=sys.stderr, flush=True)
     if not os.path.exists(CLIENT_MARKER) and os.getpid() != 1:
         raise LtspError(

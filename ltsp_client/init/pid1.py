@@ -169,7 +169,7 @@ class Configured:
 def configure(options: Options, deps: Deps, runner: StepRunner) -> Configured:
     """Everything before the hand-over; any exception here is reported as FATAL by boot()."""
     from ltsp_client import log as logsetup
-    from ltsp_client.config.model import Identity
+    from ltsp_client.config.model import Identity, debug_enabled, log_to_file
     from ltsp_client.init import cmdline
     from ltsp_client.pluginkit import PluginContext, hooks, loader
     from ltsp_client.pluginkit import runner as stage
@@ -201,6 +201,10 @@ def configure(options: Options, deps: Deps, runner: StepRunner) -> Configured:
             config_dir=inside(root, ETC_LTSP),
             environ=deps.environ,
         ),
+    )
+    logsetup.apply_settings(
+        verbose=debug_enabled(APPLET, config.get("LTSP_DEBUG", deps.environ.get("LTSP_DEBUG"))),
+        to_file=log_to_file(config.get("DEBUG_LOG", deps.environ.get("DEBUG_LOG"))),
     )
     strict = kernel.strict or is_strict(config, deps.environ)
     ctx = PluginContext(

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 from system import images
 
+from ltsp_client import log as ltsp_log
 from ltsp_client.config.model import Config
 from ltsp_client.errors import LtspError
 from ltsp_client.init import emergency, initramfs
@@ -221,3 +224,71 @@ def test_a_bad_reboot_timeout_is_a_config_error_with_its_line(tmp_path: Path) ->
 
 def test_the_policys_countdown_is_the_declared_default() -> None:
     assert emergency.Policy().reboot_timeout == Config().number("REBOOT_TIMEOUT")
+
+
+@pytest.fixture
+def log_handlers() -> Iterator[None]:
+    saved = list(logging.getLogger().handlers)
+    yield
+    logging.getLogger().handlers[:] = saved
+
+
+@pytest.mark.usefixtures("log_handlers")
+@pytest.mark.parametrize(
+    ("conf", "verbose", "to_file"),
+    [
+        ("LTSP_DEBUG=init,initrd-bottom\n", True, True),
+        ("LTSP_DEBUG=1\nDEBUG_LOG=0\n", True, False),
+        ("LTSP_DEBUG=init\n", False, True),
+        ("", False, True),
+    ],
+)
+def test_ltsp_debug_and_debug_log_from_ltsp_conf(
+    tmp_path: Path, event_file: Path, conf: str, verbose: bool, to_file: bool
+) -> None:
+    ltsp_log.setup(initramfs.APPLET, log_file=tmp_path / "ltsp.log", events_file=event_file)
+    stage = stage_for(tmp_path, "quiet")
+    (stage.config_dir / "ltsp.conf").write_text("[clients]\n" + conf)
+    initramfs.step_config(stage)
+    handlers = logging.getLogger().handlers
+    files = [h for h in handlers if isinstance(h, logging.FileHandler)]
+    (console,) = [h for h in handlers if h not in files]
+    assert (console.level == logging.DEBUG) is verbose
+    assert bool(files) is to_file
+
+
+def test_pre_and_post_hooks_end_the_config_and_install_steps(
+    tmp_path: Path, event_file: Path
+) -> None:
+    stage = stage_for(tmp_path, "quiet")
+    stage.rootmnt.mkdir()
+    (stage.config_dir / "ltsp.conf").write_text(
+        "[clients]\n"
+        'PRE_INITRD_BOTTOM_A=\'echo "$LTSP_TARGET" > "$LTSP_ROOT/pre"\'\n'
+        'POST_INITRD_BOTTOM_A=\'ls "$LTSP_ROOT" > "$LTSP_ROOT/post"; echo to-the-log\'\n'
+        "PRE_INIT_A='echo wrong > \"$LTSP_ROOT/wrong\"'\n"
+    )
+
+    def install(state: Stage) -> Stage:
+        (state.rootmnt / "installed").touch()
+        return initramfs.run_hooks(state, "POST")  # as step_install ends
+
+    step_list = (("config", initramfs.step_config), ("install", install))
+    assert run_stage(stage, Recorder().policy(tmp_path), step_list=step_list) == 0
+    assert (stage.rootmnt / "pre").read_text() == "PRE_INITRD_BOTTOM\n"
+    assert (stage.rootmnt / "post").read_text() == "installed\npost\npre\n"
+    assert not (stage.rootmnt / "wrong").exists()
+    assert "to-the-log" in (tmp_path / "ltsp.log").read_text()  # beside events.jsonl
+    timed = [r["step"] for r in read_events(event_file) if r["event"] == "end"]
+    assert timed == ["hooks:PRE_INITRD_BOTTOM", "config", "hooks:POST_INITRD_BOTTOM", "install"]
+
+
+def test_a_failing_hook_is_a_warning_unless_strict(tmp_path: Path, event_file: Path) -> None:
+    for cmdline, status in (("quiet", 0), ("ltsp.strict", 1)):
+        stage = stage_for(tmp_path, cmdline)
+        (stage.config_dir / "ltsp.conf").write_text("[clients]\nPRE_INITRD_BOTTOM_A='exit 4'\n")
+        policy = Recorder().policy(tmp_path)
+        assert run_stage(stage, policy, step_list=(("config", initramfs.step_config),)) == status
+    assert "FATAL: ltsp initrd-bottom: config: PRE_INITRD_BOTTOM_* hooks failed" in console_text(
+        policy
+    )

@@ -402,3 +402,20 @@ def test_break_list_and_stage_prefix(tmp_path: Path) -> None:
     boot(options(root), deps(tmp_path, Recorder(), shell=shell))
     assert prompts == ["(ltsp break restore-init) # "]
     assert_restored(root)
+
+
+@pytest.mark.parametrize(
+    ("conf", "verbose", "to_file"),
+    [("LTSP_DEBUG=init\nDEBUG_LOG=0\n", True, False), ("LTSP_DEBUG=initrd-bottom\n", False, True)],
+)
+def test_ltsp_debug_and_debug_log_from_ltsp_conf(
+    tmp_path: Path, conf: str, verbose: bool, to_file: bool
+) -> None:
+    root = make_root(tmp_path, "[clients]\n" + conf)
+    boot(options(root), deps(tmp_path, Recorder()))
+    handlers = logging.getLogger().handlers
+    files = [h for h in handlers if isinstance(h, logging.FileHandler)]
+    (console,) = [h for h in handlers if h not in files]
+    assert (console.level == logging.DEBUG) is verbose
+    log_text = (root / "run/ltsp/ltsp.log").read_text()
+    assert ("plugins: " in log_text) is to_file  # logged after ltsp.conf was read
