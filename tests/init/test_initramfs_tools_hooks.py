@@ -51,7 +51,7 @@ pytestmark = pytest.mark.root
 def initramfs(base: Path, cmdline: str) -> Path:
     busybox = shutil.which("busybox")
     if busybox is None or os.geteuid() != 0:
-        pytest.skip("needs root and busybox")
+        pytest.fail("needs root and busybox: apt-get install busybox-static (apt-base.txt)")
     (base / "bin").mkdir(parents=True)
     shutil.copy(busybox, base / "bin/busybox")
     for tool in KLIBC_TOOLS:
@@ -59,7 +59,7 @@ def initramfs(base: Path, cmdline: str) -> Path:
     # dash (as /init's shell) finds our fake tools on PATH; busybox sh would run its applets
     for lib in ("/bin/dash", "/lib/x86_64-linux-gnu/libc.so.6", "/lib64/ld-linux-x86-64.so.2"):
         if not Path(lib).exists():
-            pytest.skip(f"{lib} is missing")
+            pytest.fail(f"{lib} is missing (Debian packages dash and libc6)")
         (base / lib[1:]).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(lib, base / lib[1:])
     (base / "bin/sh").symlink_to("dash")

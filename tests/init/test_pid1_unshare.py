@@ -48,11 +48,15 @@ ENV = {
     "MAC_ADDRESS": "52:54:00:12:34:56",
 }
 
-pytestmark = [
-    pytest.mark.root,
-    pytest.mark.skipif(os.geteuid() != 0, reason="needs root for namespaces and mounts"),
-    pytest.mark.skipif(shutil.which("unshare") is None, reason="needs util-linux unshare"),
-]
+pytestmark = pytest.mark.root
+
+
+@pytest.fixture(autouse=True)
+def _root_and_unshare() -> None:
+    if os.geteuid() != 0:
+        pytest.fail("needs root for namespaces and mounts; CI runs as root")
+    if shutil.which("unshare") is None:
+        pytest.fail("unshare is missing: apt-get install util-linux")
 
 
 def test_real_pid1_in_a_pid_namespace(tmp_path: Path) -> None:

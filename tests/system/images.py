@@ -14,7 +14,7 @@ MIB = 1 << 20
 def need(*tools: str) -> None:
     for tool in tools:
         if shutil.which(tool) is None:
-            pytest.skip(f"{tool} is not installed")
+            pytest.fail(f"{tool} is missing: install its Debian package (scripts/deps/apt-*.txt)")
 
 
 def sh(*argv: str | Path) -> None:

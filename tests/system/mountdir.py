@@ -31,7 +31,7 @@ def unmount_under(base: Path) -> None:
 def mount_dir(tmp_path: Path) -> Iterator[Path]:
     """A temp dir whose mounts (and the loop devices they hold, via autoclear) go at teardown."""
     if os.geteuid() != 0:
-        pytest.skip("needs root")
+        pytest.fail("needs root; CI runs as root")
     base = tmp_path / "mnt"
     base.mkdir()
     yield base

@@ -41,7 +41,7 @@ def mount_image(source: str, mount_dir: Path, *, overlay: bool = True) -> rootfs
 
 def test_loop_attach_read_only_with_offset(tmp_path: Path) -> None:
     if os.geteuid() != 0:
-        pytest.skip("needs root")
+        pytest.fail("needs root; CI runs as root")
     backing = tmp_path / "data"
     backing.write_bytes(b"A" * 4096 + b"hsqs" + b"B" * 8188)
     device = loop.attach(backing, offset=4096, size=8192)
