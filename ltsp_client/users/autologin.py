@@ -10,7 +10,7 @@ missing user blocks the seat).
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from pathlib import Path
 from typing import Protocol
 
@@ -65,33 +65,32 @@ def _bracket_end(pattern: str, start: int) -> int:
 def sed_replacement(text: str) -> str:
     """A sed replacement (`&`, `\\1`..`\\9`, `\\&`) as a Python `re.sub` template."""
     out: list[str] = []
-    i = 0
-    while i < len(text):
-        char = text[i]
-        if char == "\\" and i + 1 < len(text):
-            nxt = text[i + 1]
+    for token in _tokens(text):
+        if len(token) == 2:  # backslash and the character it escapes
+            nxt = token[1]
             out.append(f"\\g<{nxt}>" if nxt.isdigit() else nxt.replace("\\", "\\\\"))
-            i += 2
-            continue
-        out.append("\\g<0>" if char == "&" else char.replace("\\", "\\\\"))
-        i += 1
+        else:
+            out.append("\\g<0>" if token == "&" else token.replace("\\", "\\\\"))
     return "".join(out)
 
 
 def _split_unescaped(text: str) -> list[str]:
     parts = [""]
-    i = 0
-    while i < len(text):
-        if text[i] == "\\" and i + 1 < len(text):
-            parts[-1] += text[i : i + 2]
-            i += 2
-            continue
-        if text[i] == "/":
+    for token in _tokens(text):
+        if token == "/":
             parts.append("")
         else:
-            parts[-1] += text[i]
-        i += 1
+            parts[-1] += token
     return parts
+
+
+def _tokens(text: str) -> Iterator[str]:
+    """TEXT as a backslash with the character after it, or one character at a time."""
+    i = 0
+    while i < len(text):
+        step = 2 if text[i] == "\\" and i + 1 < len(text) else 1
+        yield text[i : i + step]
+        i += step
 
 
 def autologin_name(value: str, hostname: str) -> str:
