@@ -22,6 +22,20 @@ from ltsp_client.errors import CommandError
 from ltsp_client.pluginkit import Plugin, PluginContext, StaticFacts
 from ltsp_client.run import Result
 
+# A school image's services, as Debian packages (debroot): what the system plugins act on.
+SCHOOL_PACKAGES = (
+    "systemd",
+    "apt",
+    "unattended-upgrades",
+    "rsyslog",
+    "rpcbind",
+    "nfs-common",
+    "openssh-server",
+    "cron",
+    "man-db",
+    "logrotate",
+)
+
 # The boot NIC of the lab's first client.
 FACTS = StaticFacts(
     device="ens3",

@@ -6,23 +6,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from goldentree import FakeRoot, apply_plugin, client_config
+from goldentree import SCHOOL_PACKAGES, FakeRoot, apply_plugin, client_config
 
 from ltsp_client.plugins.fstab import Fstab
 from ltsp_client.plugins.services import Services
 
-SCHOOL = (
-    "systemd",
-    "apt",
-    "unattended-upgrades",
-    "rsyslog",
-    "rpcbind",
-    "nfs-common",
-    "openssh-server",
-    "cron",
-    "man-db",
-    "logrotate",
-)
 RPCBIND_LINKS = {
     "etc/systemd/system/multi-user.target.wants/rpcbind.service": None,
     "etc/systemd/system/sockets.target.wants/rpcbind.socket": None,
@@ -31,7 +19,7 @@ RPCBIND_LINKS = {
 
 @pytest.fixture
 def school(debroot: Callable[..., Path]) -> FakeRoot:
-    return FakeRoot(debroot(*SCHOOL))
+    return FakeRoot(debroot(*SCHOOL_PACKAGES))
 
 
 def default_changes() -> dict[str, str | None]:

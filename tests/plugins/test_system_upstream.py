@@ -12,22 +12,16 @@ from __future__ import annotations
 
 import pytest
 import sidebyside as sbs
+from goldentree import SCHOOL_PACKAGES
 
 pytestmark = [pytest.mark.root]
 
+# The services plugin's school image, bootable (systemd-sysv), with what the other
+# system plugins act on.
 SCHOOL = (
-    "systemd",
+    *SCHOOL_PACKAGES,
     "systemd-sysv",
-    "apt",
-    "unattended-upgrades",
-    "rsyslog",
-    "rpcbind",
-    "nfs-common",
-    "openssh-server",
-    "cron",
     "cron-daemon-common",
-    "man-db",
-    "logrotate",
     "cups-daemon",
     "cups-common",
     "cups-client",
