@@ -43,8 +43,9 @@ class ServerConfig:
         given = {k: v for k, v in options.items() if v is not None}
         return replace(self, overrides={**self.overrides, **given})
 
-    def text(self, name: str, default: str = "") -> str:
-        return self.config.get_str(name, default)
+    def text(self, name: str) -> str:
+        """The value as written ("" when unset), for str, words and NAME_x list items."""
+        return self.config.get_str(name)
 
     def flag(self, name: str) -> bool:
         """A declared bool parameter, its default from the parameter table."""
