@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from ltsp_client import __version__
 from ltsp_client.applet import Context, Host, run_applet
+from ltsp_client.config.params import DEFAULT_DIRS
 from ltsp_client.errors import LtspError
 
 if TYPE_CHECKING:
@@ -110,9 +111,12 @@ def usage() -> str:
         "       ltsp --help[=APPLET]",
         "",
         "Global options (also settable as environment variables or in ltsp.conf):",
-        "  -b, --base-dir DIR    chroots, VM links and images/ (BASE_DIR, default /srv/ltsp)",
-        "  -t, --tftp-dir DIR    TFTP root; files go to DIR/ltsp (TFTP_DIR, default /srv/tftp)",
-        "  -m, --home-dir DIR    home directories exported by `ltsp nfs` (HOME_DIR, default /home)",
+        "  -b, --base-dir DIR    chroots, VM links and images/ "
+        f"(BASE_DIR, default {DEFAULT_DIRS['BASE_DIR']})",
+        "  -t, --tftp-dir DIR    TFTP root; files go to DIR/ltsp "
+        f"(TFTP_DIR, default {DEFAULT_DIRS['TFTP_DIR']})",
+        "  -m, --home-dir DIR    home directories exported by `ltsp nfs` "
+        f"(HOME_DIR, default {DEFAULT_DIRS['HOME_DIR']})",
         "  -o, --overwrite[=0|1] overwrite configuration files the applets install (OVERWRITE)",
         "  -V, --version         print the version",
         "  -h, --help[=APPLET]   this help, or an applet's",
