@@ -12,7 +12,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from ltsp_client.config.params import DEFAULT_DIRS
+
+def default_dirs() -> Mapping[str, str]:
+    """BASE_DIR, TFTP_DIR, HOME_DIR defaults from the parameter table.
+
+    Imported when first needed, inside the dispatcher's error handling: an
+    import error in the config package must not kill `ltsp` (pid 1) before
+    it can hand over to the real init.
+    """
+    from ltsp_client.config.params import DEFAULT_DIRS
+
+    return DEFAULT_DIRS
 
 
 @dataclass(frozen=True)
@@ -37,8 +47,9 @@ class Context:
         cls, applet: str, cli_dirs: Mapping[str, str], environ: Mapping[str, str] | None = None
     ) -> Context:
         env = os.environ if environ is None else environ
-        merged = {k: env.get(k) or v for k, v in DEFAULT_DIRS.items()}
-        merged.update({k: v for k, v in cli_dirs.items() if k in DEFAULT_DIRS})
+        defaults = default_dirs()
+        merged = {k: env.get(k) or v for k, v in defaults.items()}
+        merged.update({k: v for k, v in cli_dirs.items() if k in defaults})
         return cls(
             applet=applet,
             base_dir=Path(merged["BASE_DIR"]),
@@ -68,8 +79,9 @@ class Context:
             "TFTP_DIR": str(self.tftp_dir),
             "HOME_DIR": str(self.home_dir),
         }
-        merged.update({k: values[k] for k in DEFAULT_DIRS if values.get(k)})
-        merged.update({k: v for k, v in self.cli_dirs.items() if k in DEFAULT_DIRS})
+        defaults = default_dirs()
+        merged.update({k: values[k] for k in defaults if values.get(k)})
+        merged.update({k: v for k, v in self.cli_dirs.items() if k in defaults})
         overwrite = self.cli_dirs.get("OVERWRITE", values.get("OVERWRITE", self.overwrite))
         return replace(
             self,
