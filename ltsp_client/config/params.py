@@ -124,7 +124,7 @@ UPSTREAM_PARAMS: tuple[Param, ...] = (
         ),
         _p("READ_AHEAD_KB", "int", "128", "read-ahead for the root, loop and NFS mounts"),
         _p("ADMINISTRATIVE_CLIENT", "bool", "", "1: keep an NFS root writable for maintenance"),
-        _p("PID1_STAGE", "bool", "1", "0: plugins run in the initramfs, not in pid 1"),
+        _p("PID1_STAGE", "bool", "0", "1: plugins run in pid 1 (`ltsp init`), not the initramfs"),
     ),
     *_owned(
         "upstream: initrd-bottom",
