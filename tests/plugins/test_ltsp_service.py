@@ -45,6 +45,13 @@ def test_unit_written_enabled_and_valid(client: FakeRoot, tmp_path: Path) -> Non
     assert verify.returncode == 0, verify.stderr
 
 
+def test_multi_user_does_not_wait_for_the_tasks() -> None:
+    # multi-user.target is ordered after what it wants: a oneshot would hold it for the
+    # whole `ltsp service` run (8-19 s under QEMU, docs/benchmarks.md)
+    service = UNIT_TEXT.split("[Service]")[1].split("[Install]")[0]
+    assert "\nType=exec\n" in service and "RemainAfterExit=yes" in service
+
+
 def test_not_needed_without_our_binary(debroot: Callable[..., Path], tmp_path: Path) -> None:
     root = debroot("systemd")
     assert apply_plugin(LtspService, root, client_config(tmp_path, "[clients]\n")) is None
