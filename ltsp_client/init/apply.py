@@ -158,8 +158,6 @@ def _line(outcome: Outcome, reason: str) -> str:
 
 
 def _reason(cls: type[Plugin] | None) -> str:
-    """What a plugin's applies() checks: its docstring's first line (says why "not needed")."""
-    if cls is None or "applies" not in vars(cls):
-        return ""
-    doc = (cls.applies.__doc__ or "").strip()
-    return doc.splitlines()[0].rstrip(".") if doc else ""
+    """What a plugin's applies() checks (says why "not needed"); not its docstring, which
+    the frozen binary (optimize=2) does not have."""
+    return cls.applies_when.rstrip(".") if cls is not None else ""

@@ -55,6 +55,9 @@ class Plugin:
       stages   the stages it runs in (default: only "init")
       aliases  upstream function names that also omit it through OMIT_FUNCTIONS
                or LTSP_SKIP_SCRIPTS (e.g. "networking_main", "config_hostname")
+      applies_when  what applies() checks, in words; `ltsp init --dry-run` shows it
+               for a plugin that is not needed (a string, not a docstring: the
+               frozen binary is built with optimize=2 and has none)
     """
 
     name: ClassVar[str]
@@ -62,6 +65,7 @@ class Plugin:
     params: ClassVar[tuple[Param, ...]] = ()
     stages: ClassVar[tuple[str, ...]] = ("init",)
     aliases: ClassVar[tuple[str, ...]] = ()
+    applies_when: ClassVar[str] = ""
     source: ClassVar[str] = "built-in"
 
     def __init_subclass__(cls, *, name: str, order: int, **kwargs: object) -> None:

@@ -59,6 +59,7 @@ class Accounts(Plugin, name="accounts", order=60):
         ),
     )
     aliases = ("pam_main", "pwmerge")
+    applies_when = "PAM_AUTH_TYPE is not 0 and ltsp.img has the server's accounts"
 
     def applies(self, ctx: PluginContext) -> bool:
         """Not with PAM_AUTH_TYPE=0, nor without the server's accounts (ltsp.img without them)."""

@@ -18,15 +18,16 @@ from ltsp_client.pluginkit import Facts
 MAC, IP = "52:54:00:12:34:56", "192.168.67.20/24"
 CONF = "[clients]\nHOSTNAME=pc%{IP}\n[52:54:00:12:34:56]\nHOSTNAME=teacher\n"
 DROPINS = {
-    "idle.py": '''
+    "idle.py": """
 from ltsp_client.pluginkit import Plugin
 
 
 class Idle(Plugin, name="idle", order=40):
+    applies_when = "A display manager is installed."
+
     def applies(self, *args: object) -> bool:
-        """A display manager is installed."""
         return False
-''',
+""",
     "fails.py": """
 from ltsp_client.pluginkit import Plugin
 
