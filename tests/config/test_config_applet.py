@@ -19,6 +19,13 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
     return code, out, err
 
 
+def show(
+    capsys: pytest.CaptureFixture[str], conf: Path, *extra: str, mac: str = "m", ip: str = "i"
+) -> tuple[int, str, str]:
+    """`ltsp config show --config CONF --mac MAC --ip IP EXTRA...`."""
+    return run(capsys, "show", "--config", str(conf), "--mac", mac, "--ip", ip, *extra)
+
+
 def write(tmp_path: Path, text: str) -> Path:
     path = tmp_path / "ltsp.conf"
     path.write_text(text)
@@ -29,9 +36,7 @@ def test_show_prints_sorted_single_quoted_assignments(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     conf = write(tmp_path, "[clients]\nZ=last\nA=\"it's\"\nEMPTY=\nM='a\nb'\n")
-    code, out, _ = run(
-        capsys, "show", "--config", str(conf), "--mac", "52:54:00:00:00:01", "--ip", "192.168.67.20"
-    )
+    code, out, _ = show(capsys, conf, mac="52:54:00:00:00:01", ip="192.168.67.20")
     assert code == 0
     assert out == "A='it'\\''s'\nEMPTY=''\nM='a\nb'\nZ='last'\n"
 
@@ -40,20 +45,16 @@ def test_show_as_server_with_applet_and_hostname(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     conf = write(tmp_path, "[server]\nA=s\n[clients]\nA=c\n[dnsmasq/pc9]\nB=1\n")
-    code, out, _ = run(
+    code, out, _ = show(
         capsys,
-        "show",
-        "--config",
-        str(conf),
-        "--mac",
-        "52:54:00:00:00:01",
-        "--ip",
-        "10.0.0.1",
+        conf,
         "--hostname",
         "pc9",
         "--applet",
         "dnsmasq",
         "--server",
+        mac="52:54:00:00:00:01",
+        ip="10.0.0.1",
     )
     assert (code, out) == (0, "A='s'\nB='1'\n")
 
@@ -63,9 +64,7 @@ def test_show_reads_the_applet_file_next_to_the_config(
 ) -> None:
     conf = write(tmp_path, "A=1\n")
     (tmp_path / "ltsp-init.conf").write_text("[init/]\nB=2\n")
-    _, out, _ = run(
-        capsys, "show", "--config", str(conf), "--mac", "m", "--ip", "i", "--applet", "init"
-    )
+    _, out, _ = show(capsys, conf, "--applet", "init")
     assert out == "A='1'\nB='2'\n"
 
 
@@ -73,18 +72,7 @@ def test_show_applies_kernel_parameters_last(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     conf = write(tmp_path, "IMAGE=a\n")
-    _, out, _ = run(
-        capsys,
-        "show",
-        "--config",
-        str(conf),
-        "--mac",
-        "m",
-        "--ip",
-        "i",
-        "--kernel-cmdline",
-        "quiet ltsp.image=b",
-    )
+    _, out, _ = show(capsys, conf, "--kernel-cmdline", "quiet ltsp.image=b")
     assert out == "IMAGE='b'\n"
 
 
@@ -92,7 +80,7 @@ def test_show_of_a_broken_file_is_an_error_not_a_traceback(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     conf = write(tmp_path, "A=1\nB='open\n")
-    code, out, err = run(capsys, "show", "--config", str(conf), "--mac", "m", "--ip", "i")
+    code, out, err = show(capsys, conf)
     assert code == 1 and out == ""
     assert f"{conf}:2: B: unterminated single quote" in err and "Traceback" not in err
 
@@ -219,9 +207,7 @@ def test_check_of_a_missing_file(tmp_path: Path, capsys: pytest.CaptureFixture[s
 def test_show_with_a_missing_config_is_an_error(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code, _, err = run(
-        capsys, "show", "--config", str(tmp_path / "nope"), "--mac", "m", "--ip", "i"
-    )
+    code, _, err = show(capsys, tmp_path / "nope")
     assert code == 1 and "no such file" in err
 
 
