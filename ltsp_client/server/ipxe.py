@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ltsp_client.appcontext import Context
+from ltsp_client.config.params import KNOWN_PARAMS
 from ltsp_client.errors import LtspError
 from ltsp_client.server import catalog
 from ltsp_client.server.settings import ServerConfig, load, write_atomic
@@ -30,7 +31,7 @@ from ltsp_client.server.settings import ServerConfig, load, write_atomic
 log = logging.getLogger(__name__)
 
 MENU_FILE = "ltsp.ipxe"
-DEFAULT_TIMEOUT_MS = 5000
+DEFAULT_TIMEOUT_MS = KNOWN_PARAMS["MENU_TIMEOUT"].default  # the parameter table's
 DEFAULT_HTTP_URL = "http://${srv}"
 MAC_SECTION = re.compile(r"[0-9a-f]{2}(:[0-9a-f]{2}){5}")
 CLIENT_PARAMS = ("DEFAULT_IMAGE", "KERNEL_PARAMETERS", "MENU_TIMEOUT")
@@ -187,7 +188,7 @@ def render(menu: Menu) -> str:
         if block.timeout:
             out.append(f"set menu-timeout {block.timeout}")
         out += ["goto start", ""]
-    timeout = menu.timeout or str(DEFAULT_TIMEOUT_MS)
+    timeout = menu.timeout or DEFAULT_TIMEOUT_MS
     out += [
         ":start",
         f"isset ${{menu-timeout}} || set menu-timeout {timeout}",
