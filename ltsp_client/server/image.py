@@ -40,15 +40,11 @@ class ImageSettings:
     kernel: bool = True
 
 
-def _bool_option(value: str) -> bool:
-    if value not in ("0", "1"):
-        raise argparse.ArgumentTypeError(f"takes 0 or 1, not {value!r}")
-    return value == "1"
-
-
 def image_settings(conf: Config, opts: argparse.Namespace, etc: Path) -> ImageSettings:
     """ltsp.conf values, the command line's options on top."""
-    backup = opts.backup if opts.backup is not None else conf.flag("BACKUP")
+    given = {"BACKUP": opts.backup, "CLEANUP": opts.cleanup}  # -b/-c win over ltsp.conf
+    conf = conf.with_values({k: v for k, v in given.items() if v is not None})
+    backup = conf.flag("BACKUP")
     keep = publish.DEFAULT_KEEP if backup else 1
     if conf.raw("IMAGE_VERSIONS"):
         keep = conf.number("IMAGE_VERSIONS")  # a ConfigError names file:line if not a number
@@ -62,7 +58,7 @@ def image_settings(conf: Config, opts: argparse.Namespace, etc: Path) -> ImageSe
     if params is None:
         params = " ".join(conf.words_of("MKSQUASHFS_PARAMS"))
     return ImageSettings(
-        cleanup=opts.cleanup if opts.cleanup is not None else conf.flag("CLEANUP"),
+        cleanup=conf.flag("CLEANUP"),
         keep=keep,
         ionice=opts.ionice if opts.ionice is not None else conf.get("IONICE"),
         kernel_initrd=opts.kernel_initrd or conf.text("KERNEL_INITRD"),
@@ -168,8 +164,8 @@ def parse_args(args: list[str]) -> argparse.Namespace:
         prog="ltsp image",
         description="Squash chroots, VM disks or / into versioned images in BASE_DIR/images.",
     )
-    parser.add_argument("-b", "--backup", type=_bool_option, metavar="0|1")
-    parser.add_argument("-c", "--cleanup", type=_bool_option, metavar="0|1")
+    parser.add_argument("-b", "--backup", type=settings.bool_option, metavar="0|1")
+    parser.add_argument("-c", "--cleanup", type=settings.bool_option, metavar="0|1")
     parser.add_argument("-i", "--ionice", metavar="CMD", help="command prefix; '' for none")
     parser.add_argument("-k", "--kernel-initrd", metavar="'GLOB SEDEXPR'")
     parser.add_argument("-m", "--mksquashfs-params", metavar="PARAMS")
