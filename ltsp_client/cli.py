@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING
 
 from ltsp_client import __version__
 from ltsp_client.applet import Context, Host, run_applet
-from ltsp_client.config.params import DEFAULT_DIRS
 from ltsp_client.errors import LtspError
 
 if TYPE_CHECKING:
@@ -106,17 +105,21 @@ GLOBAL_DIR_OPTIONS = {
 
 
 def usage() -> str:
+    # here, not at the top: pid 1 imports this module before any error handling exists
+    from ltsp_client.appcontext import default_dirs
+
+    dirs = default_dirs()
     lines = [
         "Usage: ltsp [-b BASE_DIR] [-t TFTP_DIR] [-m HOME_DIR] [-o[=0|1]] [-V] APPLET [options]",
         "       ltsp --help[=APPLET]",
         "",
         "Global options (also settable as environment variables or in ltsp.conf):",
         "  -b, --base-dir DIR    chroots, VM links and images/ "
-        f"(BASE_DIR, default {DEFAULT_DIRS['BASE_DIR']})",
+        f"(BASE_DIR, default {dirs['BASE_DIR']})",
         "  -t, --tftp-dir DIR    TFTP root; files go to DIR/ltsp "
-        f"(TFTP_DIR, default {DEFAULT_DIRS['TFTP_DIR']})",
+        f"(TFTP_DIR, default {dirs['TFTP_DIR']})",
         "  -m, --home-dir DIR    home directories exported by `ltsp nfs` "
-        f"(HOME_DIR, default {DEFAULT_DIRS['HOME_DIR']})",
+        f"(HOME_DIR, default {dirs['HOME_DIR']})",
         "  -o, --overwrite[=0|1] overwrite configuration files the applets install (OVERWRITE)",
         "  -V, --version         print the version",
         "  -h, --help[=APPLET]   this help, or an applet's",

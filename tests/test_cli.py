@@ -293,3 +293,19 @@ def test_debug_log_by_the_one_boolean_rule_and_on_by_default() -> None:
         True, True, True, True, True, False, False, False,
     ]  # fmt: skip
     assert debug_enabled("init", "info, init") and not debug_enabled("init", "initrd-bottom")
+
+
+def test_importing_the_dispatcher_imports_no_config_or_applet_code() -> None:
+    """pid 1 imports cli before any error handling: it must stay small and not fail."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, ltsp_client.cli; print(sorted(m for m in sys.modules if 'ltsp_client.' in m))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    loaded = eval(out.stdout)  # a printed list of module names
+    assert not [m for m in loaded if m.startswith(("ltsp_client.config", "ltsp_client.server"))]
+    assert set(loaded) <= {
+        "ltsp_client.appcontext", "ltsp_client.applet", "ltsp_client.cli", "ltsp_client.errors",
+    }, loaded  # fmt: skip
