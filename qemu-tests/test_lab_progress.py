@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import time
 from pathlib import Path
 
@@ -35,16 +36,17 @@ def test_plain_lines_name_each_phase_with_elapsed_and_expected_time() -> None:
 
 def test_terminal_gets_a_redrawn_bar_while_a_phase_runs() -> None:
     out = FakeTty()
-    progress = Progress("lab image", {"download": 1, "kernel": 1}, stream=out, interval=0.05)
+    progress = Progress("lab image", {"download": 100, "kernel": 100}, stream=out, interval=0.02)
+    deadline = time.monotonic() + 20  # a loaded machine may schedule the ticker late
     with progress.phase("download"):
-        time.sleep(0.3)
+        while out.getvalue().count("\r\x1b[K") < 5 and time.monotonic() < deadline:
+            time.sleep(0.01)
     progress.close()
     text = out.getvalue()
-    redraws = text.count("\r\x1b[K")
-    assert redraws >= 4, text  # the ticker redrew the line several times
-    assert "lab image: [" in text and "download 0 s of ~1 s" in text
-    assert text.endswith("lab image: finished in 0 s (expected ~2 s)\n")
-    assert "download done in 0 s" in text
+    assert text.count("\r\x1b[K") >= 5, text  # the ticker redrew the line several times
+    assert "lab image: [" in text and re.search(r"download \d+ s of ~1:40", text), text
+    assert re.search(r"download done in \d+ s \(expected ~1:40\)\n", text), text
+    assert re.search(r"lab image: finished in \d+ s \(expected ~3:20\)\n$", text), text
 
 
 def test_status_line_bar_and_totals() -> None:
