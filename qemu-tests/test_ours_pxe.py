@@ -4,8 +4,9 @@ the lab's HTTP server serving TFTP_DIR.
 
 QEMU's iPXE ROM (Debian's ipxe-qemu) gets ltsp/ltsp.ipxe over TFTP, the menu loads
 the kernel, ltsp.img and initrd.img over HTTP and boots the image by the "images"
-method (NFS); under UEFI (OVMF) the same with QEMU's EFI iPXE; with the HTTP server
-down the menu falls back to TFTP.
+method (NFS); under UEFI (OVMF) the same with QEMU's EFI iPXE, and with the firmware's
+own PXE chaining Debian's snponly.efi; with the HTTP server down the menu falls back
+to TFTP.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ BOOT_TIMEOUT = 300
 HTTP_MAC = "52:54:00:67:40:01"
 TFTP_MAC = "52:54:00:67:40:02"
 EFI_MAC = "52:54:00:67:40:03"
+EFI_FW_MAC = "52:54:00:67:40:04"
 OVMF = Path("/usr/share/ovmf/OVMF.fd")  # Debian's ovmf: UEFI firmware for QEMU
 LOADED = ("/ltsp/stock/vmlinuz", "/ltsp/ltsp.img", "/ltsp/stock/initrd.img")
 CONF = (
@@ -126,6 +128,17 @@ def test_uefi_ipxe_runs_our_menu(lab: PxeLab) -> None:
     result = lab.boot("pxe-uefi", EFI_MAC, uefi=True)
     check_booted(result, EFI_MAC)
     assert result.grep(r"efi: EFI v\d"), "not a UEFI boot:\n" + result.why()
+    assert lab.http_gets()[before:] == list(LOADED)
+
+
+def test_uefi_firmware_pxe_chains_snponly(lab: PxeLab) -> None:
+    """UEFI firmware's own PXE (no iPXE ROM; client-arch 7) gets ltsp/snponly.efi, Debian's
+    iPXE, which runs our menu."""
+    before = len(lab.http_gets())
+    result = lab.boot("pxe-uefi-fw", EFI_FW_MAC, uefi=True, rom=False)
+    check_booted(result, EFI_FW_MAC)
+    tftp_log = lab.dnsmasq.log_path.read_text(errors="replace")
+    assert re.search(r"sent \S*/ltsp/snponly\.efi to 192\.168\.67\.", tftp_log), tftp_log[-3000:]
     assert lab.http_gets()[before:] == list(LOADED)
 
 
