@@ -68,7 +68,8 @@ def lab() -> Iterator[OurLab]:
     subprocess.run(
         ["xorriso", "-as", "mkisofs", "-quiet", "-R",
          "-o", str(published.base_dir / "images/live.iso"),
-         "-graft-points", f"casper/filesystem.squashfs={published.image}"],
+         # the published image is a symlink to its current version: put the file itself in
+         "-graft-points", f"casper/filesystem.squashfs={Path(published.image).resolve()}"],
         check=True,
     )  # fmt: skip
     with LabNetwork(prefix="bot", clients=1) as net:
