@@ -1,8 +1,10 @@
 """PyInstaller runtime hook: a stand-in `ssl` module (the real one is excluded).
 
 pyroute2 imports ssl at module level for a TLS probe that ltsp never runs;
-asyncio reads two exception classes from it at import time. Anything that
-really tries TLS gets a clear AttributeError instead of a missing library.
+asyncio reads two exception classes from it at import time, and checks
+`isinstance(sock, ssl.SSLSocket)` when a connection is made on a given socket
+(dbus-next does that for `ltsp login`). Anything that really tries TLS gets a
+clear AttributeError instead of a missing library.
 """
 
 import sys
@@ -31,6 +33,9 @@ def _install() -> None:
     ):
         setattr(stub, name, type(name, (SSLError,), {}))
     stub.SSLError = SSLError
+    # never instantiated: only the targets of asyncio's isinstance() checks
+    stub.SSLSocket = type("SSLSocket", (), {})
+    stub.SSLObject = type("SSLObject", (), {})
     sys.modules["ssl"] = stub
 
 
