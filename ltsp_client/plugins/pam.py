@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from ltsp_client.errors import LtspError
+from ltsp_client.login import pamauthupdate
+from ltsp_client.login.pamprofiles import ToolNeededError
 from ltsp_client.login.settings import SETTINGS, LoginSettings
 from ltsp_client.login.ssh import ASKPASS_SCRIPT, INSTALLED_ASKPASS
 from ltsp_client.pluginkit import Param, Plugin, PluginContext
@@ -13,6 +16,7 @@ LOGIN = "/usr/lib/ltsp/ltsp login"  # where initrd-bottom installs our binary
 PROFILE = "/usr/share/pam-configs/ltsp"
 LOGIND_DROPIN = "/etc/systemd/logind.conf.d/ltsp.conf"
 KEYRING = "/usr/bin/gnome-keyring-daemon"
+log = logging.getLogger(__name__)
 CONTROLS = {"Primary": "[success=end default=ignore]", "Additional": "optional"}
 
 
@@ -96,14 +100,26 @@ class Pam(Plugin, name="pam", order=61):
         if not nfs_home:
             # the keyring needs hard links, which SSHFS lacks (GNOME #730587)
             ctx.remove_file(KEYRING)
-        argv = ["pam-auth-update", "--package", "--enable", "ltsp"]
-        if ctx.root.resolve() != Path("/"):
-            argv = ["chroot", str(ctx.root), *argv]
-        # debconf must never wait for an answer at boot
-        env = {"DEBIAN_FRONTEND": "noninteractive"}
-        result = ctx.runner(argv, timeout=60, check=False, env=env)
-        if not result.ok:
-            raise LtspError(
-                f"pam-auth-update failed ({result.returncode}): {result.stderr.strip()}",
-                hint="server users cannot log in; check /etc/pam.d/common-* in the image",
-            )
+        try:
+            files = pamauthupdate.update(ctx.root, ["ltsp"])
+        except ToolNeededError as why:
+            log.info("running pam-auth-update: %s", why)
+            run_pam_auth_update(ctx)
+            return
+        for path, data in files.items():
+            ctx.write_file(path, data, mode=0o644)
+
+
+def run_pam_auth_update(ctx: PluginContext) -> None:
+    """The real tool (Perl and debconf: about 3 s of a TCG boot, 0.1 s natively)."""
+    argv = ["pam-auth-update", "--package", "--enable", "ltsp"]
+    if ctx.root.resolve() != Path("/"):
+        argv = ["chroot", str(ctx.root), *argv]
+    # debconf must never wait for an answer at boot
+    env = {"DEBIAN_FRONTEND": "noninteractive"}
+    result = ctx.runner(argv, timeout=60, check=False, env=env)
+    if not result.ok:
+        raise LtspError(
+            f"pam-auth-update failed ({result.returncode}): {result.stderr.strip()}",
+            hint="server users cannot log in; check /etc/pam.d/common-* in the image",
+        )

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
 from goldentree import FakeRunner, apply_plugin, client_config
+from pamtool import real_tool
 
 import ltsp_client.plugins.accounts  # noqa: F401  (declares PAM_AUTH_TYPE, as at boot)
 from ltsp_client.errors import LtspError
@@ -66,3 +68,20 @@ def test_off_and_failure(root: Path, tmp_path: Path) -> None:
     assert apply_plugin(Pam, root, off, runner=FakeRunner()) is None
     with pytest.raises(LtspError, match="pam-auth-update failed"):
         apply_plugin(Pam, root, client_config(tmp_path, ""), runner=runner_for(root, 1))
+
+
+def test_pam_auth_update_in_python_when_the_tool_set_up_the_image(
+    root: Path, tmp_path: Path
+) -> None:
+    """The usual image (postinst ran the tool): no Perl at boot, same files as the tool."""
+    real_tool(root, "--package", "--force")
+    theirs = tmp_path / "theirs"
+    shutil.copytree(root, theirs, symlinks=True)
+    runner = FakeRunner()
+    apply_plugin(Pam, root, client_config(tmp_path, ""), runner=runner)
+    assert runner.calls == []
+    shutil.copy(root / "usr/share/pam-configs/ltsp", theirs / "usr/share/pam-configs/ltsp")
+    real_tool(theirs, "--package", "--enable", "ltsp")
+    for name in ("etc/pam.d/common-auth", "etc/pam.d/common-session", "var/lib/pam/seen"):
+        assert (root / name).read_bytes() == (theirs / name).read_bytes(), name
+    assert "/usr/lib/ltsp/ltsp login" in (root / "etc/pam.d/common-auth").read_text()
