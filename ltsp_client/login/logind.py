@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from dbus_next.aio.message_bus import MessageBus
@@ -22,6 +23,7 @@ from ltsp_client.errors import LtspError
 LOGIN1 = "org.freedesktop.login1"
 LOGIN1_PATH = "/org/freedesktop/login1"
 LOGIN1_MANAGER = "org.freedesktop.login1.Manager"
+LOGIN1_SESSION = "org.freedesktop.login1.Session"
 SYSTEMD1 = "org.freedesktop.systemd1"
 SYSTEMD1_PATH = "/org/freedesktop/systemd1"
 SYSTEMD1_MANAGER = "org.freedesktop.systemd1.Manager"
@@ -67,13 +69,13 @@ async def _call(
     return list(reply.body)
 
 
-async def _session_count(bus: MessageBus, uid: int) -> int:
-    """How many logind sessions (closing ones too) the user has; 0 when logind has no such user."""
+async def _session_paths(bus: MessageBus, uid: int) -> list[str]:
+    """The object paths of the user's logind sessions (closing ones too); none for no such user."""
     try:
         (path,) = await _call(bus, LOGIND, "GetUser", "u", uid)
     except BusError as err:
         if err.name == NO_SUCH_USER:
-            return 0
+            return []
         raise
     try:
         (sessions,) = await _call(
@@ -82,9 +84,13 @@ async def _session_count(bus: MessageBus, uid: int) -> int:
         )  # fmt: skip
     except BusError as err:
         if err.name.endswith("UnknownObject") or err.name.endswith("UnknownMethod"):
-            return 0  # the user went away between the two calls
+            return []  # the user went away between the two calls
         raise
-    return len(sessions.value)
+    return [str(session) for _, session in sessions.value]
+
+
+async def _session_count(bus: MessageBus, uid: int) -> int:
+    return len(await _session_paths(bus, uid))
 
 
 async def _wait_no_sessions(uid: int) -> None:
@@ -128,6 +134,36 @@ async def _count(uid: int) -> int:
 
 def session_count(uid: int) -> int:
     return asyncio.run(_count(uid))
+
+
+@dataclass(frozen=True)
+class Terminal:
+    """Where a session shows messages: its TTY (`tty3`, `pts/1`) and/or X display (`:0`)."""
+
+    tty: str
+    display: str
+
+
+async def _terminals(uid: int) -> list[Terminal]:
+    bus = await _connect()
+    found = []
+    try:
+        for path in await _session_paths(bus, uid):
+            try:
+                (props,) = await _call(
+                    bus, (LOGIN1, path, PROPERTIES), "GetAll", "s", LOGIN1_SESSION
+                )
+            except BusError:
+                continue  # the session ended meanwhile
+            found.append(Terminal(str(props["TTY"].value), str(props["Display"].value)))
+    finally:
+        bus.disconnect()  # type: ignore[no-untyped-call]
+    return found
+
+
+def terminals(uid: int) -> list[Terminal]:
+    """The TTYs and displays of the user's sessions."""
+    return asyncio.run(_terminals(uid))
 
 
 async def _start(name: str, argv: Sequence[str], description: str) -> bool:

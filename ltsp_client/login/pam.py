@@ -3,7 +3,9 @@
     auth     check the typed password by SSH to the server; mount the home over
              SSHFS (unless /home is NFS or local); guests pass without SSH
     open_session   guests get an empty tmpfs home; users with a stored
-             password (autologin, PASSWORDS_x) get their SSHFS home here
+             password (autologin, PASSWORDS_x) get their SSHFS home here; a
+             transient service watches an SSHFS home and tells the user if
+             its sshfs dies (watch.py)
     close_session  start a transient service that unmounts the home once the
              user's last logind session has ended
 
@@ -28,7 +30,7 @@ from pathlib import Path
 
 from ltsp_client.appcontext import Context
 from ltsp_client.errors import LtspError
-from ltsp_client.login import homes
+from ltsp_client.login import homes, watch
 from ltsp_client.login.account import CACHE_DIR, Account, Kind, lookup
 from ltsp_client.login.settings import SETTINGS, LoginSettings, load
 from ltsp_client.login.ssh import (
@@ -178,14 +180,21 @@ def open_session(login: Login, account: Account) -> int:
     elif account.kind is Kind.STORED and login.use_sshfs(home):
         with login.locked(account.name):
             if homes.mount_type(home) != homes.SSHFS or homes.is_stale(home):
-                return _report(login, account, _mount(login, account, account.stored, home))
+                status = _report(login, account, _mount(login, account, account.stored, home))
+                if status != 0:
+                    return status
+    if account.kind is not Kind.LOCAL and homes.mount_type(home) == homes.SSHFS:
+        try:
+            _start_unit(login, account, "watch", "--watch-home", f"watch {home} in sessions")
+        except (LtspError, OSError) as err:  # the session works without it
+            log.warning("%s: cannot watch the SSHFS home: %s", account.name, err)
     return 0
 
 
-def unit_name(user: str) -> str:
-    """A systemd unit name for the user's unmount service (systemd-escape style)."""
+def unit_name(user: str, job: str = "unmount") -> str:
+    """A systemd unit name for one of the user's services (systemd-escape style)."""
     safe = "".join(c if c.isalnum() or c in "_." else f"\\x{ord(c):02x}" for c in user)
-    return f"ltsp-login-unmount-{safe}.service"
+    return f"ltsp-login-{job}-{safe}.service"
 
 
 def own_command() -> list[str]:
@@ -199,19 +208,25 @@ def close_session(login: Login, account: Account) -> int:
     home = login.home(account)
     if homes.mount_type(home) not in (homes.SSHFS, homes.TMPFS) or account.kind is Kind.LOCAL:
         return 0
-    from ltsp_client.login import logind  # D-Bus only here: not on the login's path
-
-    root = ["--root", str(login.root)] if login.root != Path("/") else []
-    argv = [*own_command(), "login", *root, "--unmount-after-logout", account.name]
-    started = logind.start_transient_service(
-        unit_name(account.name), argv, f"ltsp: unmount {home} after {account.name}'s last session"
-    )
+    started = _start_unit(
+        login, account, "unmount", "--unmount-after-logout",
+        f"unmount {home} after {account.name}'s last session",
+    )  # fmt: skip
     log.info(
         "%s: unmount after the last session %s",
         account.name,
         "scheduled" if started else "already scheduled",
     )
     return 0
+
+
+def _start_unit(login: Login, account: Account, job: str, option: str, what: str) -> bool:
+    """Run `ltsp login OPTION USER` as a transient service; False if it runs already."""
+    from ltsp_client.login import logind  # D-Bus only here: not on the auth path
+
+    root = ["--root", str(login.root)] if login.root != Path("/") else []
+    argv = [*own_command(), "login", *root, option, account.name]
+    return logind.start_transient_service(unit_name(account.name, job), argv, f"ltsp: {what}")
 
 
 def unmount_after_logout(login: Login, account: Account) -> int:
@@ -252,6 +267,7 @@ def main(ctx: Context, args: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="ltsp login", description=DESCRIPTION)
     parser.add_argument("--root", type=Path, default=Path("/"), help=argparse.SUPPRESS)
     parser.add_argument("--unmount-after-logout", metavar="USER", help="(run by the session end)")
+    parser.add_argument("--watch-home", metavar="USER", help="(run by the session start)")
     options = parser.parse_args(args)
     _setup_logging()
     root: Path = options.root
@@ -263,7 +279,7 @@ def main(ctx: Context, args: list[str]) -> int:
         mkhomedir=settings.mkhomedir and os.environ.get("MKHOMEDIR") != "0",
     )
     login = Login(root, settings, run)
-    name = options.unmount_after_logout or os.environ.get("PAM_USER", "")
+    name = options.unmount_after_logout or options.watch_home or os.environ.get("PAM_USER", "")
     if not name:
         raise LtspError("no PAM_USER", hint="ltsp login is run by pam_exec; see docs/users.md")
     account = lookup(root, name)
@@ -272,6 +288,8 @@ def main(ctx: Context, args: list[str]) -> int:
         return 1
     if options.unmount_after_logout:
         return unmount_after_logout(login, account)
+    if options.watch_home:
+        return watch.watch(run, root, account.name, account.user.uid, login.home(account))
     pam_type = os.environ.get("PAM_TYPE", "")
     if pam_type == "auth":
         return auth(login, account, _read_authtok())

@@ -2,7 +2,8 @@
 """A private dbus-daemon with stand-ins for logind and systemd's manager.
 
 The bus is real (dbus-daemon); the two services answer the few calls
-`ltsp login` makes (GetUser, User.Sessions, StartTransientUnit) and emit
+`ltsp login` makes (GetUser, User.Sessions, Session.TTY/Display,
+StartTransientUnit) and emit
 logind's real signals (SessionRemoved, UserRemoved), so the code under test
 runs its real D-Bus path. The QEMU lab covers real logind and systemd.
 """
@@ -31,6 +32,21 @@ class User(ServiceInterface):
     @dbus_property(access=PropertyAccess.READ)
     def Sessions(self) -> "a(so)":
         return [[s, f"/org/freedesktop/login1/session/{s}"] for s in self.sessions]
+
+
+class Session(ServiceInterface):
+    def __init__(self, tty: str, display: str) -> None:
+        super().__init__("org.freedesktop.login1.Session")
+        self.tty = tty
+        self.display = display
+
+    @dbus_property(access=PropertyAccess.READ)
+    def TTY(self) -> "s":
+        return self.tty
+
+    @dbus_property(access=PropertyAccess.READ)
+    def Display(self) -> "s":
+        return self.display
 
 
 class Login1(ServiceInterface):
@@ -85,13 +101,14 @@ class FakeSystem:
     def _run(self, coro: Any) -> Any:
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(5)
 
-    def add_session(self, uid: int, sid: str) -> None:
+    def add_session(self, uid: int, sid: str, tty: str = "", display: str = "") -> None:
         async def add() -> None:
             user = self.login1.users.get(uid)
             if user is None:
                 user = self.login1.users[uid] = User([])
                 self.bus.export(f"/org/freedesktop/login1/user/_{uid}", user)
             user.sessions.append(sid)
+            self.bus.export(f"/org/freedesktop/login1/session/{sid}", Session(tty, display))
 
         self._run(add())
 
@@ -99,6 +116,7 @@ class FakeSystem:
         async def remove() -> None:
             user = self.login1.users[uid]
             user.sessions.remove(sid)
+            self.bus.unexport(f"/org/freedesktop/login1/session/{sid}")
             self.login1.SessionRemoved(sid, f"/org/freedesktop/login1/session/{sid}")
             if not user.sessions:
                 del self.login1.users[uid]

@@ -165,28 +165,117 @@ def test_guest_gets_empty_tmpfs_home_without_ssh(client: Path, server: sshserver
     assert recorder.commands == []
 
 
-def test_stored_password_mounts_at_session_open(client: Path, server: sshserver.SshServer) -> None:
+def test_stored_password_mounts_at_session_open(
+    client: Path, server: sshserver.SshServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Autologin: no auth step; PASSWORDS_x's password (with `/` and `+`) mounts the home."""
-    lg = login(client, server.port)
-    kiosk = account(client, "kiosk")
-    assert kiosk.stored == KIOSK.password
-    assert pam.open_session(lg, kiosk) == 0
-    assert sshfs_mounts(client / "home/kiosk") == 1
+    with fakebus.fake_system_bus(tmp_path) as (address, system):
+        monkeypatch.setenv("DBUS_SYSTEM_BUS_ADDRESS", address)
+        lg = login(client, server.port)
+        kiosk = account(client, "kiosk")
+        assert kiosk.stored == KIOSK.password
+        assert pam.open_session(lg, kiosk) == 0
+        assert sshfs_mounts(client / "home/kiosk") == 1
+        assert [name for name, _ in system.systemd1.started] == ["ltsp-login-watch-kiosk.service"]
 
 
-def test_dead_sshfs_is_remounted(client: Path, server: sshserver.SshServer) -> None:
-    lg = login(client, server.port)
-    home = client / "home/alice"
-    assert pam.auth(lg, account(client, "alice"), ALICE.password) == 0
+def kill_sshfs(home: Path) -> None:
     pids = subprocess.run(
         ["pgrep", "-f", f"sshfs .* {home}$"], capture_output=True, text=True, check=False
     ).stdout.split()
     assert pids
     for pid in pids:
         os.kill(int(pid), signal.SIGKILL)
+
+
+def watcher(system: fakebus.FakeSystem) -> subprocess.Popen[bytes]:
+    """Run the watch unit's command as systemd would."""
+    (name, properties) = system.systemd1.started[-1]
+    assert name.startswith("ltsp-login-watch-")
+    ((_, argv, _),) = dict(properties)["ExecStart"]
+    return subprocess.Popen(argv, env={**os.environ, "PYTHONPATH": str(REPO)})
+
+
+def test_dead_sshfs_is_remounted(client: Path, server: sshserver.SshServer) -> None:
+    lg = login(client, server.port)
+    home = client / "home/alice"
+    assert pam.auth(lg, account(client, "alice"), ALICE.password) == 0
+    kill_sshfs(home)
     assert homes.is_stale(home)
     assert pam.auth(lg, account(client, "alice"), ALICE.password) == 0
     assert not homes.is_stale(home) and sshfs_mounts(home) == 1
+
+
+def test_dead_sshfs_mid_session_tells_the_user(
+    client: Path, server: sshserver.SshServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """sshfs exits, the home stays (dead) mounted: the watch unit writes to the session's tty."""
+    tty = client / "dev/pts/7"
+    tty.parent.mkdir(parents=True)
+    tty.write_text("")
+    with fakebus.fake_system_bus(tmp_path) as (address, system):
+        monkeypatch.setenv("DBUS_SYSTEM_BUS_ADDRESS", address)
+        lg = login(client, server.port)
+        home = client / "home/alice"
+        assert pam.auth(lg, account(client, "alice"), ALICE.password) == 0
+        system.add_session(ALICE.uid, "c1", tty="pts/7")
+        assert pam.open_session(lg, account(client, "alice")) == 0
+        watching = watcher(system)
+        with pytest.raises(subprocess.TimeoutExpired):
+            watching.wait(1)
+        kill_sshfs(home)
+        assert watching.wait(10) == 0
+        assert "home folder on the login server is no longer reachable" in tty.read_text()
+        # the next login mounts it again
+        assert pam.auth(lg, account(client, "alice"), ALICE.password) == 0
+        assert not homes.is_stale(home) and sshfs_mounts(home) == 1
+
+
+def test_watcher_quiet_after_a_normal_unmount(
+    client: Path, server: sshserver.SshServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tty = client / "dev/tty3"
+    tty.parent.mkdir(parents=True)
+    tty.write_text("")
+    with fakebus.fake_system_bus(tmp_path) as (address, system):
+        monkeypatch.setenv("DBUS_SYSTEM_BUS_ADDRESS", address)
+        lg = login(client, server.port)
+        home = client / "home/bob"
+        assert pam.auth(lg, account(client, "bob"), BOB.password) == 0
+        system.add_session(BOB.uid, "c2", tty="tty3")
+        assert pam.open_session(lg, account(client, "bob")) == 0
+        watching = watcher(system)
+        system.remove_session(BOB.uid, "c2")
+        homes.unmount(run, home)  # as the unmount service does after the last session
+        assert watching.wait(10) == 0
+        assert tty.read_text() == ""
+
+
+def test_lost_connection_mid_session_tells_the_user(
+    client: Path, server: sshserver.SshServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ssh dies (network gone): sshfs unmounts the home and exits; the session still runs."""
+    tty = client / "dev/tty4"
+    tty.parent.mkdir(parents=True)
+    tty.write_text("")
+    with fakebus.fake_system_bus(tmp_path) as (address, system):
+        monkeypatch.setenv("DBUS_SYSTEM_BUS_ADDRESS", address)
+        lg = login(client, server.port)
+        assert pam.auth(lg, account(client, "bob"), BOB.password) == 0
+        system.add_session(BOB.uid, "c3", tty="tty4")
+        assert pam.open_session(lg, account(client, "bob")) == 0
+        watching = watcher(system)
+        with pytest.raises(subprocess.TimeoutExpired):
+            watching.wait(1)
+        ssh = subprocess.run(
+            ["pgrep", "-f", f"^ssh .*-oPort={server.port} .*bob@127.0.0.1 sftp"],
+            capture_output=True, text=True, check=False,
+        ).stdout.split()  # fmt: skip
+        assert len(ssh) == 1
+        os.kill(int(ssh[0]), signal.SIGKILL)
+        assert watching.wait(10) == 0
+        assert "no longer reachable" in tty.read_text()
+        assert sshfs_mounts(client / "home/bob") == 0
 
 
 def test_through_the_applet_like_pam_exec(client: Path, server: sshserver.SshServer) -> None:
