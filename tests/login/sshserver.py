@@ -69,7 +69,8 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _hash(password: str) -> str:
+def password_hash(password: str) -> str:
+    """A shadow (sha512-crypt) hash of `password`."""
     done = subprocess.run(
         ["openssl", "passwd", "-6", "-stdin"],
         input=password,
@@ -99,7 +100,7 @@ def start(directory: Path, users: list[TestUser]) -> SshServer:
         os.chown(home, user.uid, user.uid)
         passwd += user.passwd_line(home)
         group += f"{user.name}:x:{user.uid}:\n"
-        shadow += f"{user.name}:{_hash(user.password)}:19000:0:99999:7:::\n"
+        shadow += f"{user.name}:{password_hash(user.password)}:19000:0:99999:7:::\n"
     for name, text in (("passwd", passwd), ("group", group), ("shadow", shadow)):
         (etc / name).write_text(text)
     port = free_port()

@@ -8,12 +8,15 @@ a missing tool FAILS the test (scripts/deps/apt-users.txt).
 from __future__ import annotations
 
 import base64
+import contextlib
 import os
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import fakebus
 import pytest
@@ -206,75 +209,78 @@ def test_dead_sshfs_is_remounted(client: Path, server: sshserver.SshServer) -> N
     assert not homes.is_stale(home) and sshfs_mounts(home) == 1
 
 
-def test_dead_sshfs_mid_session_tells_the_user(
+@dataclass
+class Watched:
+    """A server user logged in with one session on `tty`, and the watch unit's command running."""
+
+    login: pam.Login
+    system: fakebus.FakeSystem
+    tty: Path
+    watcher: subprocess.Popen[bytes]
+
+
+@pytest.fixture
+def watched(
     client: Path, server: sshserver.SshServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+) -> Callable[[sshserver.TestUser, str], contextlib.AbstractContextManager[Watched]]:
+    @contextlib.contextmanager
+    def start(user: sshserver.TestUser, tty: str) -> Iterator[Watched]:
+        device = client / "dev" / tty
+        device.parent.mkdir(parents=True, exist_ok=True)
+        device.write_text("")
+        with fakebus.fake_system_bus(tmp_path) as (address, system):
+            monkeypatch.setenv("DBUS_SYSTEM_BUS_ADDRESS", address)
+            lg = login(client, server.port)
+            assert pam.auth(lg, account(client, user.name), user.password) == 0
+            system.add_session(user.uid, f"s_{user.name}", tty=tty)
+            assert pam.open_session(lg, account(client, user.name)) == 0
+            watching = watcher(system)
+            try:
+                yield Watched(lg, system, device, watching)
+            finally:
+                watching.kill()
+                watching.wait()
+
+    return start
+
+
+def test_dead_sshfs_mid_session_tells_the_user(client: Path, watched: Any) -> None:
     """sshfs exits, the home stays (dead) mounted: the watch unit writes to the session's tty."""
-    tty = client / "dev/pts/7"
-    tty.parent.mkdir(parents=True)
-    tty.write_text("")
-    with fakebus.fake_system_bus(tmp_path) as (address, system):
-        monkeypatch.setenv("DBUS_SYSTEM_BUS_ADDRESS", address)
-        lg = login(client, server.port)
-        home = client / "home/alice"
-        assert pam.auth(lg, account(client, "alice"), ALICE.password) == 0
-        system.add_session(ALICE.uid, "c1", tty="pts/7")
-        assert pam.open_session(lg, account(client, "alice")) == 0
-        watching = watcher(system)
+    with watched(ALICE, "pts/7") as w:
         with pytest.raises(subprocess.TimeoutExpired):
-            watching.wait(1)
+            w.watcher.wait(1)
+        home = client / "home/alice"
         kill_sshfs(home)
-        assert watching.wait(10) == 0
-        assert "home folder on the login server is no longer reachable" in tty.read_text()
+        assert w.watcher.wait(10) == 0
+        assert "home folder on the login server is no longer reachable" in w.tty.read_text()
         # the next login mounts it again
-        assert pam.auth(lg, account(client, "alice"), ALICE.password) == 0
+        assert pam.auth(w.login, account(client, "alice"), ALICE.password) == 0
         assert not homes.is_stale(home) and sshfs_mounts(home) == 1
 
 
-def test_watcher_quiet_after_a_normal_unmount(
-    client: Path, server: sshserver.SshServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    tty = client / "dev/tty3"
-    tty.parent.mkdir(parents=True)
-    tty.write_text("")
-    with fakebus.fake_system_bus(tmp_path) as (address, system):
-        monkeypatch.setenv("DBUS_SYSTEM_BUS_ADDRESS", address)
-        lg = login(client, server.port)
-        home = client / "home/bob"
-        assert pam.auth(lg, account(client, "bob"), BOB.password) == 0
-        system.add_session(BOB.uid, "c2", tty="tty3")
-        assert pam.open_session(lg, account(client, "bob")) == 0
-        watching = watcher(system)
-        system.remove_session(BOB.uid, "c2")
-        homes.unmount(run, home)  # as the unmount service does after the last session
-        assert watching.wait(10) == 0
-        assert tty.read_text() == ""
+def test_watcher_quiet_after_a_normal_unmount(client: Path, watched: Any) -> None:
+    with watched(BOB, "tty3") as w:
+        w.system.remove_session(BOB.uid, "s_bob")
+        homes.unmount(run, client / "home/bob")  # as the unmount service does after that
+        assert w.watcher.wait(10) == 0
+        assert w.tty.read_text() == ""
 
 
 def test_lost_connection_mid_session_tells_the_user(
-    client: Path, server: sshserver.SshServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    client: Path, server: sshserver.SshServer, watched: Any
 ) -> None:
     """ssh dies (network gone): sshfs unmounts the home and exits; the session still runs."""
-    tty = client / "dev/tty4"
-    tty.parent.mkdir(parents=True)
-    tty.write_text("")
-    with fakebus.fake_system_bus(tmp_path) as (address, system):
-        monkeypatch.setenv("DBUS_SYSTEM_BUS_ADDRESS", address)
-        lg = login(client, server.port)
-        assert pam.auth(lg, account(client, "bob"), BOB.password) == 0
-        system.add_session(BOB.uid, "c3", tty="tty4")
-        assert pam.open_session(lg, account(client, "bob")) == 0
-        watching = watcher(system)
+    with watched(BOB, "tty4") as w:
         with pytest.raises(subprocess.TimeoutExpired):
-            watching.wait(1)
+            w.watcher.wait(1)
         ssh = subprocess.run(
             ["pgrep", "-f", f"^ssh .*-oPort={server.port} .*bob@127.0.0.1 sftp"],
             capture_output=True, text=True, check=False,
         ).stdout.split()  # fmt: skip
         assert len(ssh) == 1
         os.kill(int(ssh[0]), signal.SIGKILL)
-        assert watching.wait(10) == 0
-        assert "no longer reachable" in tty.read_text()
+        assert w.watcher.wait(10) == 0
+        assert "no longer reachable" in w.tty.read_text()
         assert sshfs_mounts(client / "home/bob") == 0
 
 

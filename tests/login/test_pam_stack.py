@@ -28,14 +28,6 @@ LOCAL = sshserver.TestUser("localann", "l0cal pw", 41800)
 SERVICE = "auth required pam_env.so\n@include common-auth\n@include common-session\n"
 
 
-def _hash(password: str) -> str:
-    done = subprocess.run(
-        ["openssl", "passwd", "-6", "-stdin"], input=password, capture_output=True, text=True,
-        check=True,
-    )  # fmt: skip
-    return done.stdout.strip()
-
-
 @pytest.fixture
 def client(server: sshserver.SshServer) -> Iterator[Path]:
     sshserver.need("pamtester", "pam-auth-update", "unshare")
@@ -68,7 +60,7 @@ def client(server: sshserver.SshServer) -> Iterator[Path]:
     (top / "shadow").write_text(
         Path("/etc/shadow").read_text()
         + "alice:pamltsp:::::::\n"
-        + f"localann:{_hash(LOCAL.password)}:19000:0:99999:7:::\n"
+        + f"localann:{sshserver.password_hash(LOCAL.password)}:19000:0:99999:7:::\n"
     )
     (top / "shadow").chmod(0o640)
     yield top
