@@ -186,10 +186,18 @@ def resolve(name: str) -> Entry:
     return entry
 
 
+def is_init(argv0: str, args: Sequence[str], pid: int) -> bool:
+    """Started as an init: as /sbin/init (a symlink to us while the client boots, see
+    init/pid1.py), or by the kernel's `init=/usr/lib/ltsp/ltsp` (pid 1, the kernel's
+    words for init as arguments: no applet name first)."""
+    if argv0.rsplit("/", 1)[-1] == "init":
+        return True
+    return pid == 1 and (not args or args[0] not in APPLETS)
+
+
 def main(argv: Sequence[str] | None = None, *, host: Host | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
-    if argv is None and sys.argv[0].rsplit("/", 1)[-1] == "init":
-        # /sbin/init is a symlink to this binary while the client boots (see init/pid1.py)
+    if argv is None and is_init(sys.argv[0], args, os.getpid()):
         args = ["init", *args]
     applet = "ltsp"
     try:

@@ -309,3 +309,13 @@ def test_importing_the_dispatcher_imports_no_config_or_applet_code() -> None:
     assert set(loaded) <= {
         "ltsp_client.appcontext", "ltsp_client.applet", "ltsp_client.cli", "ltsp_client.errors",
     }, loaded  # fmt: skip
+
+
+def test_started_as_init_by_name_or_by_the_kernels_init_parameter() -> None:
+    from ltsp_client.cli import is_init
+
+    assert is_init("/sbin/init", [], 1) and is_init("/sbin/init", ["splash"], 1234)
+    # init=/usr/lib/ltsp/ltsp: pid 1, the kernel's words for init (none, or no applet)
+    assert is_init("/usr/lib/ltsp/ltsp", [], 1) and is_init("/usr/lib/ltsp/ltsp", ["single"], 1)
+    assert not is_init("/usr/lib/ltsp/ltsp", ["init", "--root", "/x"], 1)
+    assert not is_init("/usr/lib/ltsp/ltsp", [], 4321)

@@ -258,7 +258,7 @@ def run_stage(
 
     def after(name: str, state: Stage) -> None:
         if name == "config":
-            runner.policy = _policy_from(state, runner.policy)
+            runner.policy = policy_from(state, runner.policy)
 
     try:
         stage = runner.run_all(step_list or steps(executor), stage, after=after)
@@ -275,7 +275,7 @@ def run_stage(
     return 0
 
 
-def _policy_from(stage: Stage, policy: emergency.Policy) -> emergency.Policy:
+def policy_from(stage: Stage, policy: emergency.Policy) -> emergency.Policy:
     """ltsp.conf may enable DEBUG_SHELL or change the countdown; the kernel line still wins."""
     timeout = stage.reboot_timeout
     return replace(

@@ -137,7 +137,16 @@ def main(ctx: Context, args: list[str]) -> int:
         from ltsp_client.init.apply import apply
 
         return apply(options)
+    if os.getpid() == 1 and not options.test_root and _read_only_root():
+        from ltsp_client.init import roroot  # the kernel's init= on a read-only NFS root
+
+        return roroot.main(options.init_args)
     return boot(options, with_options(Deps(), options))
+
+
+def _read_only_root() -> bool:
+    """`/` read-only: started by the kernel's init= without an initramfs (init/roroot.py)."""
+    return bool(os.statvfs("/").f_flag & os.ST_RDONLY)
 
 
 def boot(options: Options, deps: Deps) -> int:

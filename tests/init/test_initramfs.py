@@ -203,7 +203,7 @@ def test_policy_from_ltsp_conf_by_the_parameter_table(tmp_path: Path) -> None:
     (stage.config_dir / "ltsp.conf").write_text("[clients]\nDEBUG_SHELL=yes\nREBOOT_TIMEOUT=30\n")
     done = initramfs.step_config(stage)
     assert done.debug_shell and done.reboot_timeout == 7
-    policy = initramfs._policy_from(done, emergency.Policy())
+    policy = initramfs.policy_from(done, emergency.Policy())
     assert policy.debug_shell and policy.reboot_timeout == 7
     (stage.config_dir / "ltsp.conf").write_text("[clients]\nIMAGE_TO_RAM=true\nOVERLAY=no\n")
     done = initramfs.step_config(stage_for(tmp_path, "quiet"))
