@@ -158,6 +158,10 @@ def choose_source(stage: Stage, deps: Deps, server: str) -> Stage:
     if not stage.value("IMAGE"):
         stage.rootmnt.mkdir(parents=True, exist_ok=True)
         return replace(stage, chain=(Element(str(deps.nfs_root)),), to_ram=False)
+    if not Path("/dev/loop-control").exists():  # no initramfs loaded it for us
+        from ltsp_client.system import kmod
+
+        kmod.load("loop", roots=[deps.nfs_root])
     base = stage.config.text("BASE_DIR") or "/srv/ltsp"
     deps.mount_nfs(server, base, stage.rootmnt)
     deps.executor.undo.append(("umount", str(stage.rootmnt)))
