@@ -21,6 +21,7 @@ CLIENT_MARKER = RUN_LTSP / "client"
 EVENTS_FILE = RUN_LTSP / "events.jsonl"
 LOG_FILE = RUN_LTSP / "ltsp.log"
 ADMIN_PLUGINS_DIR = ETC_LTSP / "plugins"
+LTSP_BINARY = "/usr/lib/ltsp/ltsp"  # the frozen client (fixed path: its ELF interpreter is there)
 MAX_LINKS = 40
 
 

@@ -15,12 +15,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ltsp_client.errors import LtspError
-from ltsp_client.paths import inside
+from ltsp_client.paths import LTSP_BINARY, inside
 
 log = logging.getLogger(__name__)
 
 LTSP_TREE = Path("/usr/lib/ltsp")
-LTSP_BINARY = "/usr/lib/ltsp/ltsp"
 INIT = "/sbin/init"
 SAVED_INIT = "/sbin/init.ltsp"
 MODPROBE_CONF = "/etc/modprobe.d/ltsp.conf"

@@ -35,11 +35,11 @@ from typing import TYPE_CHECKING, Any
 # the real init still starts.
 from ltsp_client.errors import LtspError
 from ltsp_client.init.emergency import Console, Policy, run_shell
-from ltsp_client.init.install import INIT, LTSP_BINARY, SAVED_INIT
+from ltsp_client.init.install import INIT, SAVED_INIT
 from ltsp_client.init.options import Options, parse_args
 from ltsp_client.init.runner import StepError, StepRunner, break_points, describe
 from ltsp_client.log import events
-from ltsp_client.paths import CLIENT_MARKER, ETC_LTSP, EVENTS_FILE, LOG_FILE, inside
+from ltsp_client.paths import CLIENT_MARKER, ETC_LTSP, EVENTS_FILE, LOG_FILE, LTSP_BINARY, inside
 from ltsp_client.run import Runner, exec_clean, run
 
 if TYPE_CHECKING:

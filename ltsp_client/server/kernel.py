@@ -14,6 +14,7 @@ import logging
 import os
 import re
 import shutil
+import socket
 import tempfile
 from collections.abc import Sequence
 from contextlib import ExitStack
@@ -24,6 +25,7 @@ from typing import Protocol
 
 from ltsp_client.appcontext import Context
 from ltsp_client.errors import ConfigError, LtspError
+from ltsp_client.paths import LTSP_BINARY
 from ltsp_client.run import run
 from ltsp_client.server import catalog, settings, sources
 from ltsp_client.system.probe import probe_file
@@ -309,11 +311,33 @@ def publish_kernel(
         return publish_from_tree(DirTree(root), source.name, tftp_dir, kernel_initrd)
 
 
-def link_raspberry_pi(boot: Path, tftp_dir: Path) -> list[Path]:
-    """RPI_IMAGE: link every entry of the chroot's boot/ into TFTP_DIR; drop dangling links."""
+# Raspberry Pi OS keeps the firmware partition in /boot/firmware since bookworm, in /boot before
+RPI_BOOT_DIRS = ("boot/firmware", "boot")
+RPI_MARKERS = ("bootcode.bin", "config.txt")  # Pi 5 images have no bootcode.bin (EEPROM)
+RPI_CMDLINE = "cmdline.txt"
+# the image's own root on the SD card: replaced by ours in the netboot cmdline.txt
+_SD_ROOT_WORDS = ("ro", "rw", "rootwait", "resize", "quiet_boot")
+_SD_ROOT_PREFIXES = (
+    "root=", "rootfstype=", "rootflags=", "nfsroot=", "ip=", "init=", "fsck.", "ltsp.",
+)  # fmt: skip
+
+
+def raspberry_pi_boot(chroot: Path) -> Path | None:
+    """The chroot's Pi firmware directory (boot/firmware or boot), or None if it has none."""
+    for rel in RPI_BOOT_DIRS:
+        boot = chroot / rel
+        if boot.is_dir() and any((boot / marker).is_file() for marker in RPI_MARKERS):
+            return boot
+    return None
+
+
+def link_raspberry_pi(boot: Path, tftp_dir: Path, *, skip: Sequence[str] = ()) -> list[Path]:
+    """RPI_IMAGE: link every entry of the chroot's boot dir into TFTP_DIR; drop dangling links."""
     tftp_dir.mkdir(parents=True, exist_ok=True)
     made = []
     for entry in sorted(boot.iterdir()):
+        if entry.name in skip:
+            continue
         link = tftp_dir / entry.name
         tmp = tftp_dir / f".{entry.name}.ltsp-link"
         tmp.unlink(missing_ok=True)
@@ -326,6 +350,72 @@ def link_raspberry_pi(boot: Path, tftp_dir: Path) -> list[Path]:
             if str(target).startswith(str(boot.resolve()) + os.sep):
                 link.unlink()
     return made
+
+
+def server_address(probe: str = "192.168.67.2") -> str:
+    """This server's address towards the LTSP subnet (or towards its default route)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        try:
+            sock.connect((probe, 9))  # UDP: only picks the route, sends nothing
+            return str(sock.getsockname()[0])
+        except OSError:
+            return "192.168.67.1"
+
+
+@dataclass(frozen=True)
+class PiBoot:
+    """What the netbooting Pi's kernel must be told (cmdline.txt)."""
+
+    server: str
+    base_dir: Path
+    tftp_dir: Path
+    name: str
+    image: bool  # BASE_DIR/images/NAME.img exists: boot it over the chroot
+    extra: str = ""  # KERNEL_PARAMETERS
+
+
+def rpi_cmdline(original: str, boot: PiBoot) -> str:
+    """The image's cmdline.txt made to boot over NFS with `init=` (spec §1.7): its console,
+    quiet/splash etc. kept, its SD-card root replaced."""
+    from ltsp_client.config.params import DEFAULT_DIRS
+    from ltsp_client.kcmdline import words
+
+    kept = [
+        word
+        for word in words(original)
+        if word not in _SD_ROOT_WORDS and not word.startswith(_SD_ROOT_PREFIXES)
+    ]
+    ours = [
+        "ip=dhcp",
+        "root=/dev/nfs",
+        f"nfsroot={boot.server}:{boot.base_dir / boot.name},vers=3,tcp,nolock",
+        "ro",
+        f"init={LTSP_BINARY}",
+    ]
+    if boot.image:
+        ours.append(f"ltsp.image=images/{boot.name}.img")
+    for name, value in (("base_dir", boot.base_dir), ("tftp_dir", boot.tftp_dir)):
+        if str(value) != DEFAULT_DIRS[name.upper()]:
+            ours.append(f"ltsp.{name}={value}")
+    return " ".join([*kept, *ours, *words(boot.extra)]) + "\n"
+
+
+def publish_raspberry_pi(chroot: Path, boot_dir: Path, boot: PiBoot) -> list[Path]:
+    """Link the firmware, kernels, DTBs and overlays; write TFTP_DIR/cmdline.txt for LTSP."""
+    made = link_raspberry_pi(boot_dir, boot.tftp_dir, skip=(RPI_CMDLINE,))
+    if not (chroot / LTSP_BINARY.lstrip("/")).exists():
+        log.warning("%s has no %s: install the ltsp-client package in it", chroot, LTSP_BINARY)
+        print(f"Warning: {chroot}{LTSP_BINARY} is missing; cmdline.txt's init= needs the "
+              "ltsp-client package in the image")  # fmt: skip
+    original = boot_dir / RPI_CMDLINE
+    text = original.read_text(errors="replace") if original.is_file() else ""
+    target = boot.tftp_dir / RPI_CMDLINE
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{RPI_CMDLINE}.", dir=boot.tftp_dir)
+    with os.fdopen(fd, "w") as out:
+        out.write(rpi_cmdline(text, boot))
+    os.chmod(tmp_name, 0o644)
+    os.replace(tmp_name, target)
+    return [*made, target]
 
 
 def kernel_sources(args: Sequence[str], base_dir: Path, all_images: bool) -> list[str]:
@@ -361,10 +451,21 @@ def main(ctx: Context, args: list[str]) -> int:
     hint = False
     for value in kernel_sources(opts.sources, ctx.base_dir, conf.flag("ALL_IMAGES")):
         source = sources.resolve(value, ctx.base_dir)
-        boot = ctx.base_dir / source.name / "boot"
-        if conf.text("RPI_IMAGE") == source.name and (boot / "bootcode.bin").is_file():
-            made = link_raspberry_pi(boot, ctx.tftp_dir)
-            print(f"{source.name}: linked {len(made)} Raspberry Pi boot files into {ctx.tftp_dir}")
+        chroot = ctx.base_dir / source.name
+        boot_dir = raspberry_pi_boot(chroot) if conf.text("RPI_IMAGE") == source.name else None
+        if boot_dir is not None:
+            pi = PiBoot(
+                server=server_address(),
+                base_dir=ctx.base_dir,
+                tftp_dir=ctx.tftp_dir,
+                name=source.name,
+                image=(ctx.base_dir / "images" / f"{source.name}.img").exists(),
+                extra=conf.text("KERNEL_PARAMETERS"),
+            )
+            made = publish_raspberry_pi(chroot, boot_dir, pi)
+            cmdline = made[-1].read_text().strip()
+            print(f"{source.name}: linked {len(made) - 1} Raspberry Pi boot files into "
+                  f"{ctx.tftp_dir}; wrote {made[-1]}:\n  {cmdline}")  # fmt: skip
             continue
         result = publish_kernel(source, ctx.tftp_dir, kernel_initrd)
         if result is None:

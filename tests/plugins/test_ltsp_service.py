@@ -92,6 +92,6 @@ def test_applet_runs_the_service_stage_and_hooks(
 
 
 def test_the_unit_runs_the_binary_that_the_initramfs_installs() -> None:
-    from ltsp_client.init.install import LTSP_BINARY
+    from ltsp_client.paths import LTSP_BINARY
 
     assert BINARY == LTSP_BINARY and f"ExecStart={LTSP_BINARY} service\n" in UNIT_TEXT
