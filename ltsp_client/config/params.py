@@ -123,7 +123,12 @@ UPSTREAM_PARAMS: tuple[Param, ...] = (
             "seconds a fatal boot error is shown before the client reboots",
         ),
         _p("READ_AHEAD_KB", "int", "128", "read-ahead for the root, loop and NFS mounts"),
-        _p("ADMINISTRATIVE_CLIENT", "bool", "", "1: keep an NFS root writable for maintenance"),
+        _p(
+            "ADMINISTRATIVE_CLIENT",
+            "bool",
+            "",
+            "1: init= boots the NFS root read-write as it is (read from its own ltsp.conf)",
+        ),
         _p("PID1_STAGE", "bool", "0", "1: plugins run in pid 1 (`ltsp init`), not the initramfs"),
     ),
     *_owned(
@@ -158,10 +163,15 @@ UPSTREAM_PARAMS: tuple[Param, ...] = (
     *_owned(
         "kernel",
         _p("KERNEL_INITRD", "str", "", "`<glob> <sed-expr>` to find the kernel and initrd"),
+        _p(
+            "RPI_IMAGE",
+            "str",
+            "",
+            "chroot whose Raspberry Pi firmware goes into TFTP_DIR, with a cmdline.txt for LTSP",
+        ),
     ),
     *_owned(
         "ipxe",
-        _p("RPI_IMAGE", "str", "", "chroot whose /boot serves Raspberry Pi firmware"),
         _p("BINARIES", "bool", "", "`ltsp ipxe`: 1 reinstall binaries, 0 skip, unset: if missing"),
         _p("DEFAULT_IMAGE", "str", "", "iPXE menu's default image"),
         _p("KERNEL_PARAMETERS", "str", "", "extra kernel command line for iPXE"),
