@@ -65,6 +65,18 @@ NFS_CLIENT = (
     "rpc-statd",
     "rpc-svcgssd",
 )
+# Not upstream's: what a diskless client would only wait for at boot (docs/compatibility.md).
+# The boot NIC is up since the initramfs and unmanaged, so "network online" is true
+# before systemd starts; e2scrub_reap looks for LVM snapshots the client never has.
+NOT_WAITED_FOR = (
+    "e2scrub_reap",
+    "NetworkManager-wait-online",
+    "systemd-networkd-wait-online",
+    "ifupdown-wait-online",
+)
+# ifupdown-pre runs `udevadm settle` when ifupdown has an interface to raise; when
+# that is only the boot NIC (up, `inet manual`) there is nothing to wait for.
+IFUPDOWN_PRE = "ifupdown-pre"
 MASK_SYSTEM = ("apt-daily", "apt-daily-upgrade", "rsyslog")
 MASK_SESSION = ("gnome-software-service", "update-notifier")
 AUTOSTART_DIRS = ("/etc/xdg/autostart", "/usr/share/upstart/xdg/autostart")
@@ -88,6 +100,22 @@ def mounts_nfs(fstab: str) -> bool:
     return False
 
 
+def raised_interfaces(ctx: PluginContext) -> set[str]:
+    """Interfaces ifupdown brings up at boot (`auto`/`allow-*` lines), lo excluded."""
+    names: set[str] = set()
+    files = [ctx.path("/etc/network/interfaces")]
+    extra = ctx.path("/etc/network/interfaces.d")
+    if extra.is_dir():
+        files += sorted(extra.iterdir())
+    for path in files:
+        text = path.read_text(errors="replace") if path.is_file() else ""
+        for line in text.splitlines():
+            words = line.split("#", 1)[0].split()
+            if words and (words[0] == "auto" or words[0].startswith("allow-")):
+                names.update(words[1:])
+    return names - {"lo"}
+
+
 def wanted(
     defaults: tuple[str, ...] | list[str], extra: list[str], keep: set[str], real: dict[str, str]
 ) -> list[str]:
@@ -104,7 +132,9 @@ class Services(Plugin, name="services", order=95):
     """Disable and mask services that make no sense on a netbooted client.
 
     Upstream's lists (apt timers, unattended-upgrades, rsyslog, ssh, the NFS
-    client services unless /etc/fstab has an NFS line, ...) plus
+    client services unless /etc/fstab has an NFS line, ...), what a diskless
+    client would only wait for (the wait-online services, e2scrub_reap, and
+    ifupdown-pre's udev settle when ifupdown raises no NIC but the boot NIC) plus
     DISABLE_/MASK_ SYSTEM_/SESSION_ SERVICES, minus KEEP_SYSTEM_/SESSION_SERVICES.
     A kept unit is kept under all its names: KEEP_SYSTEM_SERVICES=rpcbind
     also keeps Debian's `portmap` alias. Units are acted on as files.
@@ -142,10 +172,12 @@ class Services(Plugin, name="services", order=95):
 
     def _system(self, ctx: PluginContext) -> None:
         nfs = NFS_CLIENT if not mounts_nfs(ctx.read_text("/etc/fstab") or "") else ()
-        defaults = (*DISABLE_SYSTEM, *nfs)
+        defaults = (*DISABLE_SYSTEM, *NOT_WAITED_FOR, *nfs)
         extra_disable = _words(ctx, "DISABLE_SYSTEM_SERVICES")
         extra_mask = _words(ctx, "MASK_SYSTEM_SERVICES")
-        names = [*defaults, *extra_disable, *MASK_SYSTEM, *extra_mask]
+        settle = raised_interfaces(ctx) - {ctx.facts.device}
+        mask_defaults = (*MASK_SYSTEM, *(() if settle else (IFUPDOWN_PRE,)))
+        names = [*defaults, *extra_disable, *mask_defaults, *extra_mask]
         units = unitaliases.UnitNames(ctx.root)
         real = {n: units.real_unit(n) for n in names}
         keep = {units.real_unit(n) for n in _words(ctx, "KEEP_SYSTEM_SERVICES")}
@@ -162,7 +194,7 @@ class Services(Plugin, name="services", order=95):
             if USERNS_LINES not in old:
                 ctx.write_file(USERNS_SYSCTL, old + USERNS_LINES)
         masked = [
-            name for name in wanted(MASK_SYSTEM, extra_mask, keep, real) if units.installed(name)
+            name for name in wanted(mask_defaults, extra_mask, keep, real) if units.installed(name)
         ]
         for name in masked:
             ctx.mask_unit(real[name])

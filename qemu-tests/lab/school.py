@@ -56,6 +56,10 @@ KNOWN_DIFFERENCES: dict[str, str] = {
     " ltsp.service (running our binary) is written at boot over the image's upstream one",
     r"(etc/systemd/system/|unit )rsyslog\.service": "services plugin: rsyslog is not installed;"
     " upstream links a mask for it anyway, ours masks only units the image has",
+    r"(etc/systemd/system/((multi-user|network-online)\.target\.wants/)?|unit )(e2scrub_reap"
+    r"|NetworkManager-wait-online|systemd-networkd-wait-online|ifupdown-wait-online|ifupdown-pre)"
+    r"\.service": "services plugin: a diskless client does not wait for the network to come"
+    " online, nor for e2scrub_reap or a udev settle for the boot NIC (docs/compatibility.md)",
 }
 
 

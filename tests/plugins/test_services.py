@@ -6,7 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from goldentree import SCHOOL_PACKAGES, FakeRoot, apply_plugin, client_config
+from goldentree import FACTS, SCHOOL_PACKAGES, FakeRoot, apply_plugin, client_config
 
 from ltsp_client.plugins.fstab import Fstab
 from ltsp_client.plugins.services import Services
@@ -139,3 +139,51 @@ def test_apparmor_lifts_the_userns_restriction(
         "kernel.apparmor_restrict_unprivileged_userns = 0\n"
     )
     assert changes["etc/systemd/system/sysinit.target.wants/apparmor.service"] is None
+
+
+@pytest.fixture
+def desktop(debroot: Callable[..., Path]) -> FakeRoot:
+    """A desktop image's network stack: NetworkManager, ifupdown, e2fsprogs, networkd."""
+    return FakeRoot(debroot("systemd", "e2fsprogs", "network-manager", "ifupdown"))
+
+
+WAITS = {  # what the client does not wait for (not upstream's lists)
+    "etc/systemd/system/multi-user.target.wants/e2scrub_reap.service": None,
+    "etc/systemd/system/network-online.target.wants/NetworkManager-wait-online.service": None,
+}
+
+
+def interfaces(device: str) -> str:
+    """What the ifupdown plugin writes (ifupdown's own: only lo)."""
+    return f"auto lo\niface lo inet loopback\n\nauto {device}\niface {device} inet manual\n"
+
+
+def test_a_diskless_client_does_not_wait_for_the_network_or_e2scrub(
+    desktop: FakeRoot, tmp_path: Path
+) -> None:
+    desktop.write("/etc/network/interfaces", interfaces(FACTS.device))
+    before = desktop.tree()
+    apply_plugin(Services, desktop, client_config(tmp_path, "[clients]\n"))
+    changes = desktop.changes_since(before)
+    assert {k: v for k, v in changes.items() if k in WAITS} == WAITS
+    assert changes["etc/systemd/system/ifupdown-pre.service"] == "-> /dev/null"
+
+
+def test_ifupdown_settles_for_another_nic_and_keep_wins(desktop: FakeRoot, tmp_path: Path) -> None:
+    desktop.write("/etc/network/interfaces", interfaces(FACTS.device))
+    desktop.write("/etc/network/interfaces.d/wifi", "allow-hotplug wlan0\niface wlan0 inet dhcp\n")
+    before = desktop.tree()
+    keep = "[clients]\nKEEP_SYSTEM_SERVICES=e2scrub_reap.service\n"
+    apply_plugin(Services, desktop, client_config(tmp_path, keep))
+    changes = desktop.changes_since(before)
+    assert "etc/systemd/system/ifupdown-pre.service" not in changes  # wlan0: udev must settle
+    assert "etc/systemd/system/multi-user.target.wants/e2scrub_reap.service" not in changes
+    assert (
+        "etc/systemd/system/network-online.target.wants/NetworkManager-wait-online.service"
+        in changes
+    )
+    desktop.write("/etc/network/interfaces.d/wifi", "")
+    apply_plugin(
+        Services, desktop, client_config(tmp_path, "[clients]\nKEEP_SYSTEM_SERVICES=ifupdown-pre\n")
+    )
+    assert "etc/systemd/system/ifupdown-pre.service" not in desktop.changes_since(before)
