@@ -77,7 +77,9 @@ NOT_WAITED_FOR = (
 # ifupdown-pre runs `udevadm settle` when ifupdown has an interface to raise; when
 # that is only the boot NIC (up, `inet manual`) there is nothing to wait for.
 IFUPDOWN_PRE = "ifupdown-pre"
-MASK_SYSTEM = ("apt-daily", "apt-daily-upgrade", "rsyslog")
+# upstream's list disables systemd-random-seed, which does nothing to a static unit; every
+# client loads the image's one seed and saves it to a tmpfs: masked, so it really is off
+MASK_SYSTEM = ("apt-daily", "apt-daily-upgrade", "rsyslog", "systemd-random-seed")
 MASK_SESSION = ("gnome-software-service", "update-notifier")
 AUTOSTART_DIRS = ("/etc/xdg/autostart", "/usr/share/upstart/xdg/autostart")
 USERNS_SYSCTL = "/etc/sysctl.d/50-ltsp.conf"

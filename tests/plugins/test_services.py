@@ -40,6 +40,8 @@ def default_changes() -> dict[str, str | None]:
         "etc/systemd/system/apt-daily.service": "-> /dev/null",
         "etc/systemd/system/apt-daily-upgrade.service": "-> /dev/null",
         "etc/systemd/system/rsyslog.service": "-> /dev/null",
+        # not upstream's: its disable does nothing to this static unit
+        "etc/systemd/system/systemd-random-seed.service": "-> /dev/null",
     }
 
 
