@@ -62,6 +62,8 @@ KNOWN = {
     "etc/tmpfiles.d/systemd.conf": "override in /etc",
     "usr/lib/systemd/system-generators/systemd-gpt-auto-generator": "masked, not deleted",
     "etc/systemd/system-generators/systemd-gpt-auto-generator": "masked, not deleted",
+    # upstream's disable of this static unit does nothing; ours masks it
+    "etc/systemd/system/systemd-random-seed.service": "masked",
     # no mask for a unit the image lacks
     "etc/systemd/system/cups-browsed.service": "not installed",
     # systemctl removed the emptied .wants directory; we remove the links in it
