@@ -44,13 +44,19 @@ def _ip(*args: str, check: bool = True) -> None:
 
 
 def pid_alive(pid: int) -> bool:
+    """True while pid runs; a zombie has exited (an orphan waits for pid 1 to reap it, which
+    can take seconds in a container) and counts as gone."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat[stat.rindex(")") + 2 :][:1] != "Z"
 
 
 def kill_pid(pid: int, *, wait: float = 3.0) -> None:

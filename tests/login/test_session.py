@@ -8,7 +8,14 @@ import time
 from datetime import datetime
 from pathlib import Path
 
+import pytest
+
 from ltsp_client.login import session
+
+
+@pytest.fixture(autouse=True)
+def fast_poll(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(session, "POLL", 0.05)  # the real second only slows the tests
 
 
 def test_new_session_ends_the_others(tmp_path: Path) -> None:
