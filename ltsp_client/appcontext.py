@@ -41,6 +41,8 @@ class Context:
     cli_dirs: Mapping[str, str]
     # ltsp.conf for this applet (a config.model.Config), when the dispatcher evaluated it
     config: Mapping[str, str] | None = None
+    # and the evaluation behind it (a config.sections.Result): server applets reuse it
+    evaluation: object | None = None
 
     @classmethod
     def from_environment(
@@ -71,7 +73,10 @@ class Context:
         return values
 
     def with_config(
-        self, values: Mapping[str, str], config: Mapping[str, str] | None = None
+        self,
+        values: Mapping[str, str],
+        config: Mapping[str, str] | None = None,
+        evaluation: object | None = None,
     ) -> Context:
         """Apply ltsp.conf values, then the command line again (it wins)."""
         merged = {
@@ -90,4 +95,5 @@ class Context:
             home_dir=Path(merged["HOME_DIR"]),
             overwrite=overwrite,
             config=config,
+            evaluation=evaluation,
         )

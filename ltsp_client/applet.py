@@ -111,14 +111,15 @@ def run_applet(entry: Entry, ctx: Context, args: list[str], host: Host) -> int:
     facts: Facts | None = None
     if files:
         facts = (host.facts or host_facts)(host)
-        config = evaluate_files(
+        result = evaluate_files(
             applet=ctx.applet,
             identity=Identity(facts.mac_address, facts.ip_address, facts.hostname),
             is_client=host.is_client,
             files=[read_conf(path) for path in files],
             environ={**host.environ, **ctx.variables()},
-        ).config()
-        ctx = ctx.with_config(config, config)
+        )
+        config = result.config()
+        ctx = ctx.with_config(config, config, result)
 
     def value(name: str) -> str:
         return config.get(name, host.environ.get(name, ""))

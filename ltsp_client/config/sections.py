@@ -119,12 +119,17 @@ def evaluate(
     ).config()
 
 
-def conf_files(config_dir: Path, applet: str) -> list[ConfFile]:
+def conf_paths(config_dir: Path, applet: str) -> list[Path]:
     """ltsp.conf, then ltsp-APPLET.conf, each only if it exists."""
     paths = [config_dir / "ltsp.conf"]
     if applet:
         paths.append(config_dir / f"ltsp-{applet}.conf")
-    return [read_conf(p) for p in paths if p.is_file()]
+    return [p for p in paths if p.is_file()]
+
+
+def conf_files(config_dir: Path, applet: str) -> list[ConfFile]:
+    """ltsp.conf, then ltsp-APPLET.conf, each only if it exists, read."""
+    return [read_conf(p) for p in conf_paths(config_dir, applet)]
 
 
 @dataclass

@@ -1,8 +1,9 @@
 """ltsp.conf as the server applets see it, and the small file helpers they share.
 
-A server applet evaluates ltsp.conf for the server (no client identity; the
-`[server]` section and `[APPLET/]` sections apply), then re-applies the global
-command-line options on top, as upstream does (`Context.with_config`).
+A server applet sees ltsp.conf as the dispatcher evaluated it for this host
+(`[server]`, `[APPLET/]` and the server's own MAC/IP/hostname sections apply,
+never `[clients]`), then re-applies the global command-line options on top, as
+upstream does (`Context.with_config`).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from pathlib import Path
 
 from ltsp_client.appcontext import Context
 from ltsp_client.config.model import Config, Identity
-from ltsp_client.config.sections import Result, conf_files, evaluate_files
+from ltsp_client.config.sections import Result, conf_files, conf_paths, evaluate_files
 from ltsp_client.errors import LtspError
 
 log = logging.getLogger(__name__)
@@ -57,14 +58,20 @@ class ServerConfig:
 
 
 def load(ctx: Context, applet: str, etc: Path = DEFAULT_ETC) -> ServerConfig:
-    """Evaluate ETC/ltsp.conf (and ltsp-APPLET.conf) for this server applet."""
-    result = evaluate_files(
-        applet=applet,
-        identity=Identity(),
-        is_client=False,
-        files=conf_files(etc, applet),
-    )
+    """ETC/ltsp.conf (and ltsp-APPLET.conf) for this server applet: the dispatcher's evaluation
+    when it read the same files (with this host's MAC/IP/hostname, as upstream), else
+    evaluated here for the server (`--etc` elsewhere, or no dispatcher: no identity)."""
+    result = ctx.evaluation
+    if not (isinstance(result, Result) and ctx.applet == applet and _read(result, etc, applet)):
+        result = evaluate_files(
+            applet=applet, identity=Identity(), is_client=False, files=conf_files(etc, applet)
+        )
     return ServerConfig(ctx=ctx.with_config(result.config()), result=result, etc=etc)
+
+
+def _read(result: Result, etc: Path, applet: str) -> bool:
+    """Whether `result` evaluated the files this applet reads from `etc`."""
+    return [Path(f.path) for f in result.files] == conf_paths(etc, applet)
 
 
 def write_atomic(path: Path, data: str | bytes, *, mode: int = 0o644) -> None:
