@@ -1,20 +1,36 @@
-"""Suite policy for tests/ and qemu-tests/: a skipped test is a failed test.
+"""Suite policy for tests/ and qemu-tests/: a skipped test is a failed test, and the host's
+/run/ltsp and /etc/ltsp are left as they were.
 
 CI installs every tool the tests need (scripts/deps/apt-*.txt), so a test
 that skips has lost its meaning; reporting it as a failure keeps the suite
 honest. `--require-groups=qemu,freeze,quick` (used by `make test`) fails the
 run when one of those groups selected no test at all, so a wrong `-m` or a
 collection mistake cannot pass CI with a green "0 tests".
+
+Every `ltsp` the tests start (in-process or as a child) finds its /run/ltsp and
+/etc/ltsp in a temp dir through $LTSP_RUN_DIR and $LTSP_ETC_DIR; a run that
+still changed a file under `--host-dirs` (default: the real ones; as root the
+run sees empty tmpfs copies of them in its own mount namespace) fails.
 """
 
 from __future__ import annotations
 
+import ctypes
+import os
+import shutil
+import subprocess
+import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 GROUPS = ("qemu", "freeze")  # marked slow groups; everything else is "quick"
 _group_counts: dict[str, int] = {}
+HOST_DIRS = "/run/ltsp,/etc/ltsp"
+CLONE_NEWNS = 0x00020000
+Snapshot = dict[str, tuple[int, int]]
+_host_dirs = pytest.StashKey[tuple[list[Path], Snapshot, str | None]]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -24,6 +40,70 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="G1,G2",
         help="fail unless each group (qemu, freeze, quick) selected at least one test",
     )
+    parser.addoption(
+        "--host-dirs",
+        default=HOST_DIRS,
+        metavar="D1,D2",
+        help=f"fail the run when a test changed a file under these ({HOST_DIRS})",
+    )
+
+
+def snapshot(dirs: list[Path]) -> Snapshot:
+    """Size and mtime of every file (not directory) under `dirs`."""
+    found: Snapshot = {}
+    for top in dirs:
+        for parent, _dirs, files in os.walk(top):
+            for name in files:
+                path = os.path.join(parent, name)
+                try:
+                    st = os.lstat(path)
+                except OSError:
+                    continue
+                found[path] = (st.st_size, st.st_mtime_ns)
+    return found
+
+
+def changed(before: Snapshot, after: Snapshot) -> list[str]:
+    return sorted(p for p in before.keys() | after.keys() if before.get(p) != after.get(p))
+
+
+def isolate(dirs: list[Path]) -> bool:
+    """As root: this process and its children get their own mount namespace in which each of
+    `dirs` is an empty tmpfs. A test that writes there misses the host (and is still caught);
+    what other processes write meanwhile (another checkout's QEMU lab) is not seen."""
+    if os.geteuid() != 0:
+        return False
+    if ctypes.CDLL(None, use_errno=True).unshare(CLONE_NEWNS) != 0:
+        return False  # e.g. a container without CAP_SYS_ADMIN: the real dirs are compared
+    subprocess.run(["mount", "--make-rprivate", "/"], check=True)
+    for top in dirs:
+        top.mkdir(parents=True, exist_ok=True)
+        opts = "mode=0755,size=64m"
+        subprocess.run(["mount", "-t", "tmpfs", "-o", opts, "ltsp-test", str(top)], check=True)
+    return True
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Point every `ltsp` of this run (children inherit it) at a temp /run/ltsp and /etc/ltsp;
+    isolate the real ones, remember what they hold. xdist workers inherit all of it."""
+    own = None
+    if "LTSP_RUN_DIR" not in os.environ:
+        own = tempfile.mkdtemp(prefix="ltsp-test-host-")
+        os.environ["LTSP_RUN_DIR"] = os.path.join(own, "run-ltsp")
+        os.environ["LTSP_ETC_DIR"] = os.path.join(own, "etc-ltsp")
+        os.mkdir(os.environ["LTSP_ETC_DIR"])
+    dirs = [Path(d.strip()) for d in str(config.getoption("--host-dirs")).split(",") if d.strip()]
+    if not hasattr(config, "workerinput"):
+        isolate(dirs)
+    config.stash[_host_dirs] = (dirs, snapshot(dirs), own)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    _dirs, _before, own = config.stash.get(_host_dirs, ([], {}, None))
+    if own is not None:
+        shutil.rmtree(own, ignore_errors=True)
+        os.environ.pop("LTSP_RUN_DIR", None)
+        os.environ.pop("LTSP_ETC_DIR", None)
 
 
 def group_of(item: pytest.Item) -> str:
@@ -67,5 +147,14 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         print(
             f"\nsuite policy: no test selected in group(s) {', '.join(missing) or 'any'} "
             f"(selected: {counts}); check -m and the markers"
+        )
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+    dirs, before, _own = session.config.stash[_host_dirs]
+    if hasattr(session.config, "workerinput"):
+        return  # the controller checks once for the whole run
+    if written := changed(before, snapshot(dirs)):
+        print(
+            f"\nsuite policy: the run changed the host's {', '.join(written)}; a test (or an "
+            "`ltsp` it started) must use tmp dirs ($LTSP_RUN_DIR, $LTSP_ETC_DIR, --etc, --root)"
         )
         session.exitstatus = pytest.ExitCode.TESTS_FAILED

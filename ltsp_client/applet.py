@@ -37,14 +37,16 @@ class Host:
     def __init__(
         self,
         *,
-        etc_dir: Path = Path("/etc/ltsp"),
-        run_dir: Path = Path("/run/ltsp"),
+        etc_dir: Path | None = None,  # default: /etc/ltsp or $LTSP_ETC_DIR
+        run_dir: Path | None = None,  # default: /run/ltsp or $LTSP_RUN_DIR
         environ: Mapping[str, str] | None = None,
         facts: Callable[[Host], Facts] | None = None,  # default: host_facts()
     ) -> None:
-        self.etc_dir = etc_dir
-        self.run_dir = run_dir
+        from ltsp_client.paths import live_etc_dir, live_run_dir
+
         self.environ: Mapping[str, str] = dict(os.environ) if environ is None else environ
+        self.etc_dir = etc_dir or live_etc_dir(self.environ)
+        self.run_dir = run_dir or live_run_dir(self.environ)
         self.facts = facts
 
     def conf_files(self, applet: str) -> list[Path]:

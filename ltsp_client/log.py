@@ -1,6 +1,6 @@
 """Logging: short console lines, a full log file, and timed steps recorded as events.
 
-Every step appends JSON lines to /run/ltsp/events.jsonl with CLOCK_BOOTTIME
+Every step appends JSON lines to /run/ltsp/events.jsonl ($LTSP_RUN_DIR) with CLOCK_BOOTTIME
 timestamps, so a boot timeline (kernel time included) is read from data, never
 parsed back out of log text.
 """
@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ltsp_client.paths import EVENTS_FILE, LOG_FILE
+from ltsp_client.paths import EVENTS_FILE, LOG_FILE, live_run_dir
 
 log = logging.getLogger("ltsp")
 
@@ -32,7 +32,7 @@ def boottime() -> float:
 class EventLog:
     """Appends one JSON object per line; a missing or read-only /run is not an error."""
 
-    path: Path = field(default_factory=lambda: Path(EVENTS_FILE))
+    path: Path = field(default_factory=lambda: live_run_dir() / EVENTS_FILE.name)
     stage: str = ""
 
     def write(self, **record: Any) -> None:
@@ -72,7 +72,7 @@ def setup(
     root.addHandler(console)
     if not to_file:
         return
-    target = log_file if log_file is not None else Path(LOG_FILE)
+    target = log_file if log_file is not None else live_run_dir() / LOG_FILE.name
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         handler = logging.FileHandler(target, encoding="utf-8")

@@ -10,6 +10,7 @@ leads to DIR/lib/systemd/systemd, never to the host's file, and no symlink or
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path, PurePosixPath
 
 from ltsp_client.errors import LtspError
@@ -23,6 +24,16 @@ LOG_FILE = RUN_LTSP / "ltsp.log"
 ADMIN_PLUGINS_DIR = ETC_LTSP / "plugins"
 LTSP_BINARY = "/usr/lib/ltsp/ltsp"  # the frozen client (fixed path: its ELF interpreter is there)
 MAX_LINKS = 40
+
+
+def live_run_dir(environ: Mapping[str, str] | None = None) -> Path:
+    """This machine's /run/ltsp, or $LTSP_RUN_DIR (the test suite points it at a temp dir)."""
+    return Path((os.environ if environ is None else environ).get("LTSP_RUN_DIR") or RUN_LTSP)
+
+
+def live_etc_dir(environ: Mapping[str, str] | None = None) -> Path:
+    """This machine's /etc/ltsp, or $LTSP_ETC_DIR (the test suite points it at a temp dir)."""
+    return Path((os.environ if environ is None else environ).get("LTSP_ETC_DIR") or ETC_LTSP)
 
 
 class RootPathError(LtspError, ValueError):

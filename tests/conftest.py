@@ -10,22 +10,25 @@ import pytest
 
 from ltsp_client import log as ltsp_log
 from ltsp_client.applet import Host
+from ltsp_client.paths import ETC_LTSP, RUN_LTSP, live_etc_dir, live_run_dir
 
 
 @pytest.fixture(autouse=True, scope="session")
-def _own_run_ltsp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    """In-process applets read an empty /etc/ltsp and write events and logs in a test
-    directory: never the host's /etc/ltsp or /run/ltsp (tests leave them as they found them,
-    and a host's /run/ltsp/client would make every applet think it runs on a client)."""
-    run = tmp_path_factory.mktemp("run-ltsp")
+def _own_run_ltsp() -> Iterator[None]:
+    """In-process applets read an empty /etc/ltsp and write events and logs in the run's temp
+    dirs ($LTSP_RUN_DIR, $LTSP_ETC_DIR: the root conftest.py), like the `ltsp` children: never
+    the host's /etc/ltsp or /run/ltsp (a host's /run/ltsp/client would make every applet think
+    it runs on a client). Also for a Host given its own environ, and for the event log made
+    at import."""
+    run, etc = live_run_dir(), live_etc_dir()
+    assert run != Path(RUN_LTSP) and etc != Path(ETC_LTSP), "the root conftest.py sets them"
     defaults = Host.__init__.__kwdefaults__
     assert defaults is not None
-    saved = ltsp_log.events.path, ltsp_log.LOG_FILE, dict(defaults)
+    saved = ltsp_log.events.path, dict(defaults)
     ltsp_log.events.path = run / "events.jsonl"
-    ltsp_log.LOG_FILE = run / "ltsp.log"  # type: ignore[assignment]
-    defaults.update(run_dir=run, etc_dir=tmp_path_factory.mktemp("etc-ltsp"))
+    defaults.update(run_dir=run, etc_dir=etc)
     yield
-    ltsp_log.events.path, ltsp_log.LOG_FILE, kwdefaults = saved  # type: ignore[assignment]
+    ltsp_log.events.path, kwdefaults = saved
     defaults.update(kwdefaults)
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from ltsp_client.errors import LtspError
-from ltsp_client.paths import RootPathError, inside
+from ltsp_client.paths import RootPathError, inside, live_etc_dir, live_run_dir
 
 
 def test_absolute_links_stay_in_the_root(tmp_path: Path) -> None:
@@ -52,3 +52,12 @@ def test_link_loops_are_refused(tmp_path: Path) -> None:
         inside(tmp_path, "/a")
     with pytest.raises(LtspError, match="too many symlinks"):
         inside(tmp_path, "/loop/x", follow_last=False)
+
+
+def test_live_dirs_are_the_real_ones_unless_the_environment_moves_them() -> None:
+    assert (live_run_dir({}), live_etc_dir({"LTSP_ETC_DIR": ""})) == (
+        Path("/run/ltsp"),
+        Path("/etc/ltsp"),
+    )
+    moved = {"LTSP_RUN_DIR": "/tmp/r", "LTSP_ETC_DIR": "/tmp/e"}
+    assert (live_run_dir(moved), live_etc_dir(moved)) == (Path("/tmp/r"), Path("/tmp/e"))

@@ -30,12 +30,18 @@ def test_boot():
 """
 
 
-def pytest_run(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    (tmp_path / "test_sample.py").write_text(SAMPLE)
+def pytest_run(
+    tmp_path: Path, *args: str, sample: str = SAMPLE
+) -> subprocess.CompletedProcess[str]:
+    """pytest on `sample` with the suite policy (conftest.py), not this run's $LTSP_* dirs."""
+    (tmp_path / "test_sample.py").write_text(sample)
     argv = [sys.executable, "-m", "pytest", "-c", os.devnull, "--rootdir", str(tmp_path)]
     argv += ["-p", "conftest", "-p", "no:cacheprovider", "-p", "no:hypothesispytest"]
     argv += ["-W", "ignore::pytest.PytestUnknownMarkWarning", *args, str(tmp_path)]
-    return subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=60, check=False)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LTSP_")}
+    return subprocess.run(
+        argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60, check=False
+    )
 
 
 def test_skips_fail_and_empty_groups_fail_the_run(tmp_path: Path) -> None:
@@ -68,3 +74,32 @@ def test_ci_runs_make_test_and_make_test_runs_every_group() -> None:
     )
     pyproject = (ROOT / "pyproject.toml").read_text()
     assert "addopts = \"-m 'not (qemu or freeze)' -ra\"" in pyproject  # the quick suite
+
+
+WRITER = """
+import os, subprocess, sys
+from pathlib import Path
+
+def test_a_child_ltsp_writes_its_log_in_the_runs_own_dir():
+    run_dir = Path(os.environ["LTSP_RUN_DIR"])
+    assert run_dir != Path("/run/ltsp") and os.environ["LTSP_ETC_DIR"] != "/etc/ltsp"
+    code = "from ltsp_client import log; log.setup('x'); log.events.write(step='s')"
+    subprocess.run([sys.executable, "-c", code], check=True, cwd={root!r})
+    assert (run_dir / "events.jsonl").is_file() and (run_dir / "ltsp.log").is_file()
+
+def test_writes_under_the_host_dir():
+    (Path({host!r}) / "events.jsonl").write_text("{{}}\\n")
+"""
+
+
+def test_a_run_that_writes_the_hosts_run_ltsp_fails(tmp_path: Path) -> None:
+    host = tmp_path / "host-run-ltsp"
+    host.mkdir()
+    (host / "ltsp.log").write_text("untouched\n")
+    sample = WRITER.format(root=str(ROOT), host=str(host))
+    proc = pytest_run(tmp_path, f"--host-dirs={host},{tmp_path}/missing", sample=sample)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 1, out
+    assert "2 passed" in out, out
+    assert f"suite policy: the run changed the host's {host}/events.jsonl;" in out, out
+    assert "ltsp.log" not in out.split("suite policy:")[1], out  # an unchanged file is fine
