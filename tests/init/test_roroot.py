@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 import stat
+import subprocess
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -197,3 +199,39 @@ def test_tftp_and_base_dir_from_the_kernel_line(tmp_path: Path, mount_dir: Path)
     policy = rec.policy(tmp_path)
     roroot.boot(lab.stage, policy, [], lab.deps)
     assert lab.server.mounted == ["/t/ltsp", "/b"], console_text(policy)
+
+
+SWITCH = """
+import os, sys
+from pathlib import Path
+from ltsp_client.system import mounts
+from ltsp_client.init import roroot
+new = Path(sys.argv[1])
+if not mounts.is_mounted("/run"):  # the stage mounted a tmpfs there; a container may not have
+    mounts.mount("tmpfs", "/run", "tmpfs")
+open("/run/from-the-old-run", "w").close()
+mounts.mount("tmpfs", new, "tmpfs")
+(new / "marker").write_text("the new root")
+roroot.switch_root(new)
+print(open("/marker").read(), sorted(os.listdir("/")), os.path.exists("/proc/self/mountinfo"),
+      os.path.exists("/dev/null"), os.path.exists("/run/from-the-old-run"), os.getcwd())
+"""
+
+
+@pytest.mark.root
+def test_switch_root_moves_the_kernel_filesystems_and_run_then_chroots(tmp_path: Path) -> None:
+    """The real switch, in a private mount namespace of a child process."""
+    new = tmp_path / "new"
+    new.mkdir()
+    result = subprocess.run(
+        ["unshare", "--mount", "--propagation", "private", sys.executable, "-c", SWITCH, str(new)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "PYTHONPATH": str(Path(roroot.__file__).parents[2])},
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split("\n")[0] == (
+        "the new root ['dev', 'marker', 'proc', 'run', 'sys'] True True True /"
+    )
