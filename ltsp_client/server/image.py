@@ -218,7 +218,10 @@ def main(ctx: Context, args: list[str]) -> int:
             f"{ctx.base_dir / 'images' / (source.name + '.img')} -> "
             f"{result.published.version.path.name} ({size:.0f} MiB, {result.seconds:.1f}s)"
         )
-        if result.kernel is None:
+        pi_message = kernel.publish_rpi_image(ctx, conf, source.name) if config.kernel else ""
+        if pi_message:  # like `ltsp kernel`: now with ltsp.image= in cmdline.txt
+            print(pi_message)
+        elif result.kernel is None:
             print(f"{source.name}: Could not locate vmlinuz and initrd.img")
         for old in result.published.pruned:
             print(f"  removed old version {old.version}")

@@ -24,6 +24,7 @@ from pathlib import Path, PurePosixPath
 from typing import Protocol
 
 from ltsp_client.appcontext import Context
+from ltsp_client.config.model import Config
 from ltsp_client.errors import ConfigError, LtspError
 from ltsp_client.paths import LTSP_BINARY
 from ltsp_client.run import run
@@ -418,6 +419,28 @@ def publish_raspberry_pi(chroot: Path, boot_dir: Path, boot: PiBoot) -> list[Pat
     return [*made, target]
 
 
+def publish_rpi_image(ctx: Context, conf: Config, name: str) -> str:
+    """RPI_IMAGE's firmware and cmdline.txt when `name` is it (and has firmware); the message
+    for the admin, or "" when `name` gets the usual vmlinuz/initrd.img."""
+    chroot = ctx.base_dir / name
+    boot_dir = raspberry_pi_boot(chroot) if conf.text("RPI_IMAGE") == name else None
+    if boot_dir is None:
+        return ""
+    pi = PiBoot(
+        server=server_address(),
+        base_dir=ctx.base_dir,
+        tftp_dir=ctx.tftp_dir,
+        name=name,
+        image=(ctx.base_dir / "images" / f"{name}.img").exists(),
+        extra=conf.text("KERNEL_PARAMETERS"),
+    )
+    made = publish_raspberry_pi(chroot, boot_dir, pi)
+    return (
+        f"{name}: linked {len(made) - 1} Raspberry Pi boot files into {ctx.tftp_dir}; "
+        f"wrote {made[-1]}:\n  {made[-1].read_text().strip()}"
+    )
+
+
 def kernel_sources(args: Sequence[str], base_dir: Path, all_images: bool) -> list[str]:
     if args:
         return list(args)
@@ -451,21 +474,9 @@ def main(ctx: Context, args: list[str]) -> int:
     hint = False
     for value in kernel_sources(opts.sources, ctx.base_dir, conf.flag("ALL_IMAGES")):
         source = sources.resolve(value, ctx.base_dir)
-        chroot = ctx.base_dir / source.name
-        boot_dir = raspberry_pi_boot(chroot) if conf.text("RPI_IMAGE") == source.name else None
-        if boot_dir is not None:
-            pi = PiBoot(
-                server=server_address(),
-                base_dir=ctx.base_dir,
-                tftp_dir=ctx.tftp_dir,
-                name=source.name,
-                image=(ctx.base_dir / "images" / f"{source.name}.img").exists(),
-                extra=conf.text("KERNEL_PARAMETERS"),
-            )
-            made = publish_raspberry_pi(chroot, boot_dir, pi)
-            cmdline = made[-1].read_text().strip()
-            print(f"{source.name}: linked {len(made) - 1} Raspberry Pi boot files into "
-                  f"{ctx.tftp_dir}; wrote {made[-1]}:\n  {cmdline}")  # fmt: skip
+        message = publish_rpi_image(ctx, conf, source.name)
+        if message:
+            print(message)
             continue
         result = publish_kernel(source, ctx.tftp_dir, kernel_initrd)
         if result is None:

@@ -12,6 +12,7 @@ import ipaddress
 import os
 from pathlib import Path
 
+import pytest
 from publisher_tools import ltsp
 
 from ltsp_client.server import kernel
@@ -130,3 +131,15 @@ def test_cmdline_with_the_default_directories() -> None:
 
 def test_the_server_address_is_an_ipv4_address() -> None:
     ipaddress.IPv4Address(kernel.server_address())
+
+
+@pytest.mark.root
+def test_ltsp_image_of_the_rpi_image_adds_the_image_to_cmdline_txt(tmp_path: Path) -> None:
+    """`ltsp image` ends with `ltsp kernel`'s work: the Pi now boots the squashfs image."""
+    raspios(tmp_path / "base")
+    publish(tmp_path)
+    assert "ltsp.image=" not in (tmp_path / "tftp/cmdline.txt").read_text()
+    out = ltsp(tmp_path, "image", "raspios").stdout
+    assert (tmp_path / "base/images/raspios.img").exists()
+    assert "ltsp.image=images/raspios.img" in (tmp_path / "tftp/cmdline.txt").read_text()
+    assert "Could not locate" not in out and "Raspberry Pi boot files" in out
