@@ -189,10 +189,11 @@ def resolve(name: str) -> Entry:
 def is_init(argv0: str, args: Sequence[str], pid: int) -> bool:
     """Started as an init: as /sbin/init (a symlink to us while the client boots, see
     init/pid1.py), or by the kernel's `init=/usr/lib/ltsp/ltsp` (pid 1, the kernel's
-    words for init as arguments: no applet name first)."""
+    words for init as arguments: no applet name and no option of ours first, so that
+    `rdinit=/usr/lib/ltsp/ltsp -- --version` still prints the version)."""
     if argv0.rsplit("/", 1)[-1] == "init":
         return True
-    return pid == 1 and (not args or args[0] not in APPLETS)
+    return pid == 1 and (not args or (args[0] not in APPLETS and not args[0].startswith("-")))
 
 
 def main(argv: Sequence[str] | None = None, *, host: Host | None = None) -> int:

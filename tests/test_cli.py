@@ -319,3 +319,4 @@ def test_started_as_init_by_name_or_by_the_kernels_init_parameter() -> None:
     assert is_init("/usr/lib/ltsp/ltsp", [], 1) and is_init("/usr/lib/ltsp/ltsp", ["single"], 1)
     assert not is_init("/usr/lib/ltsp/ltsp", ["init", "--root", "/x"], 1)
     assert not is_init("/usr/lib/ltsp/ltsp", [], 4321)
+    assert not is_init("/usr/lib/ltsp/ltsp", ["--version"], 1)  # rdinit=... -- --version
