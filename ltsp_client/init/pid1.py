@@ -137,16 +137,17 @@ def main(ctx: Context, args: list[str]) -> int:
         from ltsp_client.init.apply import apply
 
         return apply(options)
-    if os.getpid() == 1 and not options.test_root and _read_only_root():
+    if os.getpid() == 1 and not options.test_root and read_only_root():
         from ltsp_client.init import roroot  # the kernel's init= on a read-only NFS root
 
         return roroot.main(options.init_args)
     return boot(options, with_options(Deps(), options))
 
 
-def _read_only_root() -> bool:
-    """`/` read-only: started by the kernel's init= without an initramfs (init/roroot.py)."""
-    return bool(os.statvfs("/").f_flag & os.ST_RDONLY)
+def read_only_root(root: str = "/", marker: str = str(CLIENT_MARKER)) -> bool:
+    """`/` read-only and no initramfs stage before us (its /run/ltsp/client would be here, as
+    with OVERLAY=0): the kernel's init= without an initramfs (init/roroot.py)."""
+    return bool(os.statvfs(root).f_flag & os.ST_RDONLY) and not os.path.exists(marker)
 
 
 def boot(options: Options, deps: Deps) -> int:

@@ -235,3 +235,17 @@ def test_switch_root_moves_the_kernel_filesystems_and_run_then_chroots(tmp_path:
     assert result.stdout.split("\n")[0] == (
         "the new root ['dev', 'marker', 'proc', 'run', 'sys'] True True True /"
     )
+
+
+@pytest.mark.root
+def test_pid1_takes_this_path_only_on_a_read_only_root_without_an_initramfs_before(
+    tmp_path: Path, mount_dir: Path
+) -> None:
+    from ltsp_client.init.pid1 import read_only_root
+
+    mounts.mount("tmpfs", mount_dir, "tmpfs", flags=mounts.MS_RDONLY)
+    marker = tmp_path / "run-ltsp-client"
+    assert read_only_root(str(mount_dir), str(marker))
+    marker.mkdir()  # initrd-bottom ran (OVERLAY=0 leaves a read-only root too)
+    assert not read_only_root(str(mount_dir), str(marker))
+    assert not read_only_root(str(tmp_path), str(tmp_path / "none"))
