@@ -4,7 +4,7 @@ PYTHON ?= python3
 # every group; --require-groups fails the run when a group selected no test (see conftest.py)
 ALL_TESTS = -m 'qemu or freeze or not (qemu or freeze)' --require-groups=quick,freeze,qemu
 
-.PHONY: deps demo test quick freeze deb
+.PHONY: deps demo test quick freeze deb freeze-arm64 deb-arm64
 deps:
 	./scripts/install-deps
 
@@ -24,3 +24,11 @@ freeze:
 # dist/ltsp-client_<version>_<arch>.deb: the frozen client, its initramfs hook (docs/publisher.md)
 deb: freeze
 	./build-tools/deb
+
+# dist/ltsp-arm64/: the same tree for arm64, built here in a cached arm64 chroot under qemu-user
+# (build-tools/freeze_foreign.py; the chroot is kept in /var/cache/ltsp-build)
+freeze-arm64:
+	./build-tools/freeze --arch arm64
+
+deb-arm64: freeze-arm64
+	./build-tools/deb --tree dist/ltsp-arm64

@@ -1,6 +1,7 @@
 """Build the client package: dist/ltsp-client_<version>_<arch>.deb, with dpkg-deb.
 
     build-tools/deb [--tree DIR] [--out DIR] [--revision N]
+    build-tools/deb --tree dist/ltsp-arm64     (make deb-arm64: the arm64 package, built here)
 
 Contents (docs/publisher.md, "The ltsp-client package"):
 
@@ -33,7 +34,7 @@ sys.path.insert(0, str(ROOT))
 
 from ltsp_client import __version__  # noqa: E402
 from ltsp_client.errors import LtspError  # noqa: E402
-from ltsp_client.server.initrd import check_binary_tree  # noqa: E402
+from ltsp_client.server.initrd import check_binary_tree, elf_arch  # noqa: E402
 
 DESCRIPTION = """\
 LTSP client, rewritten in Python (frozen, no Python needed)
@@ -43,11 +44,12 @@ LTSP client, rewritten in Python (frozen, no Python needed)
 """
 
 
-def architecture() -> str:
-    out = subprocess.run(
-        ["dpkg", "--print-architecture"], capture_output=True, text=True, check=True
-    )
-    return out.stdout.strip()
+def architecture(tree: Path) -> str:
+    """The tree's own architecture (an arm64 tree is packaged on an amd64 machine too)."""
+    arch = elf_arch(tree / "ltsp")
+    if not arch:
+        raise LtspError(f"{tree / 'ltsp'}: unknown ELF architecture")
+    return arch
 
 
 def copy_tree(source: Path, target: Path) -> None:
@@ -109,7 +111,7 @@ def control(version: str, arch: str, size: int) -> str:
 def build(tree: Path, out: Path, hooks: Path, revision: str = "1") -> Path:
     check_binary_tree(tree)
     version = f"{__version__}-{revision}"
-    arch = architecture()
+    arch = architecture(tree)
     out.mkdir(parents=True, exist_ok=True)
     target = out / f"{PACKAGE}_{version}_{arch}.deb"
     with tempfile.TemporaryDirectory(prefix="ltsp-deb-") as tmp:

@@ -13,6 +13,7 @@ import fcntl
 import hashlib
 import importlib.metadata
 import os
+import platform
 import shutil
 import subprocess
 import sys
@@ -107,7 +108,7 @@ def bundle_glibc(tree: Path, install_dir: str) -> None:
 
 
 def build(out: Path, install_dir: str) -> None:
-    work = ROOT / "build" / "freeze"
+    work = ROOT / "build" / f"freeze-{platform.machine()}"
     work.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".freeze-", dir=out.parent))
     try:
@@ -136,13 +137,22 @@ def build(out: Path, install_dir: str) -> None:
         shutil.rmtree(staging, ignore_errors=True)
 
 
+def native_arch() -> str:
+    return run("dpkg", "--print-architecture")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         prog="build-tools/freeze",
         description=f"Build the frozen ltsp onedir tree (to be installed at {INSTALL_DIR}).",
     )
     parser.add_argument(
-        "--out", type=Path, default=ROOT / "dist" / "ltsp", help="output tree (default: dist/ltsp)"
+        "--out", type=Path, help="output tree (default: dist/ltsp, dist/ltsp-ARCH for --arch)"
+    )
+    parser.add_argument(
+        "--arch",
+        help="Debian architecture to build for (default: this machine's); arm64 is built "
+        "in a cached arm64 chroot under qemu-user (build-tools/freeze_foreign.py)",
     )
     parser.add_argument(
         "--install-dir",
@@ -153,7 +163,13 @@ def main() -> int:
         "--force", action="store_true", help="rebuild even if the inputs did not change"
     )
     args = parser.parse_args()
-    out: Path = args.out.resolve()
+    native = native_arch()
+    if args.arch and args.arch != native:
+        from freeze_foreign import freeze as freeze_foreign
+
+        out = (args.out or ROOT / "dist" / f"ltsp-{args.arch}").resolve()
+        return freeze_foreign(args.arch, out, force=args.force)
+    out = (args.out or ROOT / "dist" / "ltsp").resolve()
     if not args.install_dir.startswith("/"):
         parser.error("--install-dir must be absolute")
     for tool in ("patchelf",):

@@ -145,6 +145,20 @@ def elf_interpreter(path: Path) -> str:
     return ""
 
 
+# ELF e_machine -> Debian architecture, for the trees we build (build-tools/freeze --arch)
+DEBIAN_ARCHES = {62: "amd64", 183: "arm64", 3: "i386", 40: "armhf"}
+
+
+def elf_arch(path: Path) -> str:
+    """The Debian architecture of an ELF executable (e_machine), or "" if unknown."""
+    with path.open("rb") as elf:
+        head = elf.read(20)
+    if len(head) < 20 or head[:4] != b"\x7fELF":
+        return ""
+    (machine,) = struct.unpack_from("<H" if head[5] == 1 else ">H", head, 18)
+    return DEBIAN_ARCHES.get(machine, "")
+
+
 def source_root() -> Path:
     """The checkout this package runs from (dist/, initramfs-hooks/ live there)."""
     return Path(ltsp_client.__file__).resolve().parent.parent

@@ -58,6 +58,10 @@ BASE_PACKAGES = (
     "zstd",
     "busybox",
 )
+# arm64 (qemu-tests/test_arm64_boot.py): Debian's arm64 kernel and a static busybox for the
+# lab's stand-in initramfs; no lab initramfs scripts (that image boots without initramfs-tools'
+# root mounting, as a Raspberry Pi does)
+ARM64_PACKAGES = ("systemd-sysv", "udev", "kmod", "iproute2", "linux-image-arm64", "busybox-static")
 RECIPE_VERSION = 1  # bump when the build steps below change
 DEFAULT_COMP = "zstd -Xcompression-level 3"
 
@@ -145,13 +149,21 @@ def apt_mirror(sources_dir: Path = Path("/etc/apt")) -> str:
     return "http://deb.debian.org/debian"
 
 
-def recipe(variant: str, extra_packages: Sequence[str], mirror: str) -> dict[str, object]:
+def base_packages(arch: str) -> tuple[str, ...]:
+    return ARM64_PACKAGES if arch == "arm64" else BASE_PACKAGES
+
+
+def recipe(
+    variant: str, extra_packages: Sequence[str], mirror: str, arch: str = "amd64"
+) -> dict[str, object]:
+    foreign: dict[str, object] = {} if arch == "amd64" else {"arch": arch}
     return {
+        **foreign,
         "version": RECIPE_VERSION,
         "suite": SUITE,
         "variant": variant,
         "mirror": mirror,
-        "packages": sorted({*BASE_PACKAGES, *extra_packages}),
+        "packages": sorted({*base_packages(arch), *extra_packages}),
         "report": REPORT_SCRIPT,
         "unit": REPORT_UNIT,
         "overlay": OVERLAY_SCRIPT,
@@ -264,7 +276,7 @@ def _enable(root: Path, unit: str, target: str, source: str) -> None:
     link.symlink_to(source)
 
 
-def _customise(root: Path, progress: Progress) -> None:
+def _customise(root: Path, progress: Progress, *, initramfs: bool = True) -> None:
     (root / "etc/hostname").write_text("labclient\n")
     (root / "etc/hosts").write_text("127.0.0.1\tlocalhost\n127.0.1.1\tlabclient\n")
     (root / "etc/machine-id").write_text("")
@@ -288,6 +300,8 @@ def _customise(root: Path, progress: Progress) -> None:
         "getty.target",
         "/lib/systemd/system/serial-getty@.service",
     )
+    if not initramfs:
+        return
     overlay = root / "etc/initramfs-tools/scripts/init-bottom/lab-overlay"
     overlay.parent.mkdir(parents=True, exist_ok=True)
     overlay.write_text(OVERLAY_SCRIPT)
@@ -326,12 +340,17 @@ def build_rootfs(
     cache_dir: Path | None = None,
     mirror: str | None = None,
     progress: Progress | None = None,
+    arch: str = "amd64",
 ) -> Path:
-    """Return a finished client chroot for this recipe, building it (minutes) if needed."""
+    """Return a finished client chroot for this recipe, building it (minutes) if needed.
+
+    A foreign `arch` (arm64) is debootstrapped through binfmt_misc and qemu-user-static.
+    """
     cache = cache_dir if cache_dir is not None else cache_root()
     mirror = mirror or apt_mirror()
-    data = recipe(variant, extra_packages, mirror)
-    name = f"rootfs-{variant}-{recipe_hash(data)}"
+    data = recipe(variant, extra_packages, mirror, arch)
+    prefix = "rootfs" if arch == "amd64" else f"rootfs-{arch}"
+    name = f"{prefix}-{variant}-{recipe_hash(data)}"
     final = cache / name
     with file_lock(cache / f".{name}.lock"):
         if (final / ".lab-recipe.json").exists():
@@ -346,9 +365,9 @@ def build_rootfs(
         logs.mkdir(parents=True, exist_ok=True)
         t0 = time.monotonic()
         try:
-            packages = ",".join(sorted({*BASE_PACKAGES, *extra_packages}))
-            log.info("debootstrap %s (%s) into %s", SUITE, packages, tmp)
-            argv = ["debootstrap", "--variant=minbase", f"--include={packages}"]
+            packages = ",".join(sorted({*base_packages(arch), *extra_packages}))
+            log.info("debootstrap %s %s (%s) into %s", SUITE, arch, packages, tmp)
+            argv = ["debootstrap", f"--arch={arch}", "--variant=minbase", f"--include={packages}"]
             status, output = debootstrap([*argv, SUITE, str(tmp), mirror], progress, 1200)
             (logs / f"{name}.debootstrap.log").write_text(output)
             if status != 0:
@@ -357,7 +376,7 @@ def build_rootfs(
                     hint=f"see {logs}/{name}.debootstrap.log and {tmp}/debootstrap/",
                 )
             _chroot(tmp, "apt-get", "clean")
-            _customise(tmp, progress)
+            _customise(tmp, progress, initramfs=arch == "amd64")
             with progress.phase("trim"):
                 _trim(tmp)
             (tmp / ".lab-recipe.json").write_text(json.dumps(data, indent=1, sort_keys=True))

@@ -56,6 +56,12 @@ DEFAULT_STOP = (
     r"LAB-REPORT-END|Kernel panic|\(initramfs\) |FATAL|ALERT! |reboot: (Power down|Restarting)"
 )
 DEFAULT_APPEND = "console=ttyS0,115200 panic=-1"
+# QEMU per guest architecture: binary, machine options, serial console; aarch64 is the
+# `virt` board (PL011 console, one UART, so no ttyS1 socket), for the arm64 lab boot
+MACHINES = {
+    "x86_64": ("qemu-system-x86_64", (), DEFAULT_APPEND),
+    "aarch64": ("qemu-system-aarch64", ("-M", "virt", "-cpu", "max"), "console=ttyAMA0 panic=-1"),
+}
 FAILURE_GRACE = 2.0  # seconds of console kept after a failure pattern (panic traces)
 
 
@@ -144,10 +150,13 @@ def qemu_argv(
     append: str = "",
     serial_socket: Path | None = None,
     extra: Sequence[str] = (),
+    arch: str = "x86_64",
 ) -> list[str]:
     """QEMU's own argv (without the netns prefix); PXE boot when no kernel is given."""
+    binary, machine, default_append = MACHINES[arch]
     argv = [
-        "qemu-system-x86_64",
+        binary,
+        *machine,
         "-accel",
         "tcg",
         "-m",
@@ -171,7 +180,7 @@ def qemu_argv(
         argv += ["-kernel", str(kernel)]
         if initrd is not None:
             argv += ["-initrd", str(initrd)]
-        argv += ["-append", f"{DEFAULT_APPEND} {append}".strip()]
+        argv += ["-append", f"{default_append} {append}".strip()]
     else:
         argv += ["-boot", "n"]
     return [*argv, *extra]
@@ -252,13 +261,15 @@ def boot_client(
     extra_qemu_args: Sequence[str] = (),
     on_line: Callable[[float, str], None] | None = None,
     keep: bool = False,
+    arch: str = "x86_64",
 ) -> BootResult:
     """Boot one client and watch it until success, a failure pattern, QEMU's exit or `timeout`.
 
     `markers` add to (or override) DEFAULT_MARKS. `sends` are (regex, text) pairs: when the
     regex first shows on the console, text + newline is typed into the serial port. With
     `keep`, a client that booted successfully keeps running (its console still logged) until
-    the network is torn down, e.g. to log in on ttyS1.
+    the network is torn down, e.g. to log in on ttyS1. `arch="aarch64"` boots QEMU's `virt`
+    board (direct kernel boot only).
     """
     if pxe == (kernel is not None):
         raise LabError("boot_client needs exactly one of kernel= (direct boot) or pxe=True")
@@ -274,8 +285,9 @@ def boot_client(
             kernel=kernel,
             initrd=initrd,
             append=append,
-            serial_socket=sock,
+            serial_socket=sock if arch == "x86_64" else None,
             extra=extra_qemu_args,
+            arch=arch,
         )
     )
     log_path = run_dir / f"{name}.serial.log"

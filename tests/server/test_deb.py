@@ -72,3 +72,19 @@ def test_a_tree_not_built_for_usr_lib_ltsp_is_refused(tmp_path: Path) -> None:
 def test_a_missing_tree_says_how_to_build_it(tmp_path: Path) -> None:
     result = build(tmp_path, "--tree", str(tmp_path / "nothing"))
     assert result.returncode == 1 and "build-tools/freeze" in result.stderr
+
+
+def test_the_architecture_is_the_trees_own_not_this_machines(tmp_path: Path) -> None:
+    """An arm64 tree (build-tools/freeze --arch arm64) is packaged here as _arm64.deb."""
+    tree = fake_binary_tree(tmp_path, "/usr/lib/ltsp/_internal/ld-linux-aarch64.so.1")
+    with (tree / "ltsp").open("r+b") as elf:
+        elf.seek(18)  # e_machine
+        elf.write((183).to_bytes(2, "little"))  # EM_AARCH64
+    result = build(tmp_path, "--tree", str(tree))
+    assert result.returncode == 0, result.stderr
+    deb = Path(result.stdout.strip())
+    assert deb.name.endswith("_arm64.deb")
+    arch = subprocess.run(
+        ["dpkg-deb", "-f", str(deb), "Architecture"], capture_output=True, text=True, check=True
+    )
+    assert arch.stdout.strip() == "arm64"
