@@ -26,6 +26,14 @@ def test_qemu_argv_direct_kernel_and_pxe(tmp_path: Path) -> None:
     assert f"unix:{tmp_path}/s,server=on,wait=off" in pxe
 
 
+def test_qemu_argv_aarch64_virt_board() -> None:
+    argv = vm.qemu_argv(
+        tap="tap0", mac="52:54:00:00:00:01", kernel=Path("/k"), append="x", arch="aarch64"
+    )
+    assert argv[:6] == ["qemu-system-aarch64", "-M", "virt", "-cpu", "max", "-accel"]
+    assert argv[argv.index("-append") + 1] == "console=ttyAMA0 panic=-1 x"
+
+
 def test_concat_initrds(tmp_path: Path) -> None:
     a, b = tmp_path / "a", tmp_path / "b"
     a.write_bytes(b"first")
