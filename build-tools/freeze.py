@@ -43,8 +43,8 @@ def log(message: str) -> None:
     print(f"freeze: {message}", file=sys.stderr, flush=True)
 
 
-def run(*argv: str) -> str:
-    proc = subprocess.run(argv, capture_output=True, text=True, check=False)
+def run(*argv: str, env: dict[str, str] | None = None) -> str:
+    proc = subprocess.run(argv, capture_output=True, text=True, env=env, check=False)
     if proc.returncode != 0:
         sys.exit(f"freeze: {' '.join(argv)} failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
     return proc.stdout.strip()
@@ -124,6 +124,9 @@ def build(out: Path, install_dir: str) -> None:
             "--workpath",
             str(work),
             str(SPEC),
+            # the spec's collect_submodules("ltsp_client") imports it in a subprocess: from
+            # this checkout, not from an installed copy or the cwd (the arm64 chroot has none)
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
         )
         tree = staging / "ltsp"
         bundle_glibc(tree, install_dir)

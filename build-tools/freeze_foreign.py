@@ -41,11 +41,22 @@ RECIPE_VERSION = 1  # bump when the steps below change
 # Debian architecture -> (qemu-user binfmt name, `uname -m`)
 ARCHES = {"arm64": ("qemu-aarch64", "aarch64")}
 # busybox-static: a shell for the pid-1 test's root, which has no libc but ours
-PACKAGES = ("python3", "python3-venv", "binutils", "patchelf", "ca-certificates", "busybox-static")
+PACKAGES = (
+    "python3",
+    "python3-venv",
+    "libpython3.11",  # PyInstaller bundles the shared libpython
+    "binutils",
+    "patchelf",
+    "ca-certificates",
+    "busybox-static",
+)
 PIP_PACKAGES = ("pyinstaller", "pyinstaller-hooks-contrib", "pyroute2", "configobj", "dbus-next")
 VENV = "/opt/ltsp-freeze/venv"
 SRC = "/src"
 DEFAULT_CACHE = Path("/var/cache/ltsp-build")
+DEBOOTSTRAPPED = ".ltsp-debootstrapped"
+HOST_CA = "/etc/ssl/certs/ca-certificates.crt"
+CHROOT_CA = "/etc/ssl/certs/ltsp-build-host-ca.crt"
 
 
 def log(message: str) -> None:
@@ -142,17 +153,25 @@ def build_chroot(arch: str) -> Path:
         if (final / stamp).exists():
             return final
         tmp = cache / f"{name}.tmp"
-        shutil.rmtree(tmp, ignore_errors=True)
         started = time.monotonic()
-        log(f"debootstrap {SUITE} {arch} into {tmp} (cold build: minutes)")
-        argv = ["debootstrap", f"--arch={arch}", "--variant=minbase"]
-        argv += [f"--include={','.join(PACKAGES)}", SUITE, str(tmp), str(data["mirror"])]
-        run(argv, timeout=1800, what="debootstrap")
-        log(f"debootstrap done in {time.monotonic() - started:.0f}s; pip install {data['pip']}")
+        if not (tmp / DEBOOTSTRAPPED).exists():  # else a failed pip step is retried
+            shutil.rmtree(tmp, ignore_errors=True)
+            log(f"debootstrap {SUITE} {arch} into {tmp} (cold build: minutes)")
+            argv = ["debootstrap", f"--arch={arch}", "--variant=minbase"]
+            argv += [f"--include={','.join(PACKAGES)}", SUITE, str(tmp), str(data["mirror"])]
+            run(argv, timeout=1800, what="debootstrap")
+            (tmp / DEBOOTSTRAPPED).touch()
+            log(f"debootstrap done in {time.monotonic() - started:.0f}s")
         shutil.copy2("/etc/resolv.conf", tmp / "etc/resolv.conf")
+        # this machine's CA bundle: it may hold a local proxy's CA that Debian's lacks
+        shutil.copy2(HOST_CA, tmp / CHROOT_CA.lstrip("/"))
         in_chroot(tmp, ["python3", "-m", "venv", VENV], timeout=600)
+        pins = pip_pins()
+        log(f"pip install {' '.join(pins)}")
+        cert = [f"{var}={CHROOT_CA}" for var in ("PIP_CERT", "REQUESTS_CA_BUNDLE", "SSL_CERT_FILE")]
         pip = [f"{VENV}/bin/pip", "install", "--no-cache-dir", "--disable-pip-version-check"]
-        in_chroot(tmp, [*pip, *pip_pins()], timeout=1200)
+        in_chroot(tmp, ["env", *cert, *pip, *pins], timeout=1200)
+        (tmp / DEBOOTSTRAPPED).unlink()
         for junk in ("var/cache/apt/archives", "var/lib/apt/lists"):
             shutil.rmtree(tmp / junk, ignore_errors=True)
         (tmp / stamp).write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
