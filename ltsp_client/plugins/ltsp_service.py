@@ -19,8 +19,10 @@ Description=LTSP startup tasks
 After=network-online.target remote-fs.target home.mount
 
 [Service]
-# exec, not oneshot: multi-user.target does not wait for these tasks
+# exec, not oneshot: multi-user.target does not wait for these tasks; and they
+# leave the CPU to the units the boot waits for (dbus, NetworkManager, logind)
 Type=exec
+Nice=19
 ExecStart={BINARY} service
 RemainAfterExit=yes
 

@@ -50,6 +50,7 @@ def test_multi_user_does_not_wait_for_the_tasks() -> None:
     # whole `ltsp service` run (8-19 s under QEMU, docs/benchmarks.md)
     service = UNIT_TEXT.split("[Service]")[1].split("[Install]")[0]
     assert "\nType=exec\n" in service and "RemainAfterExit=yes" in service
+    assert "\nNice=19\n" in service  # never in the way of the units the boot waits for
 
 
 def test_not_needed_without_our_binary(debroot: Callable[..., Path], tmp_path: Path) -> None:
