@@ -22,6 +22,7 @@ import argparse
 import logging
 import os
 import re
+import resource
 import statistics
 import sys
 import time
@@ -37,7 +38,8 @@ from lab.image import build_rootfs  # noqa: E402
 from lab.netns import LabNetwork, install_sigterm_handler  # noqa: E402
 from lab.report import parse_report  # noqa: E402
 from lab.runlog import read_log  # noqa: E402
-from lab.services import Dnsmasq, HttpServer, NfsServer  # noqa: E402
+from lab.services import HTTP_PORT, Dnsmasq, HttpServer, NfsServer  # noqa: E402
+from lab.traffic import TrafficCounter  # noqa: E402
 from lab.vm import boot_clients  # noqa: E402
 
 BOOT_TIMEOUT = 600.0
@@ -63,6 +65,42 @@ def cpu_times() -> tuple[int, int]:
     fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
     idle = fields[3] + fields[4]  # idle + iowait
     return sum(fields) - idle, sum(fields)
+
+
+def children_cpu() -> float:
+    """CPU seconds of reaped children: the QEMU guests of the boots done so far."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+@dataclass
+class Meter:
+    """Where a group of boots spent the machine: guest CPU, host CPU, bytes served."""
+
+    traffic: TrafficCounter
+    cores: int = os.cpu_count() or 1
+
+    def __post_init__(self) -> None:
+        self.traffic.reset()
+        self.guest0 = children_cpu()
+        self.busy0, self.total0 = cpu_times()
+        self.t0 = time.monotonic()
+
+    def line(self, what: str, clients: int) -> str:
+        wall = time.monotonic() - self.t0
+        guests = children_cpu() - self.guest0
+        busy1, total1 = cpu_times()
+        ticks = os.sysconf("SC_CLK_TCK")
+        busy = (busy1 - self.busy0) / ticks
+        share = (busy1 - self.busy0) / max(1, total1 - self.total0)
+        served = sum(self.traffic.read().values())
+        return (
+            f"{what}: guests used {guests:.0f} CPU s ({guests / clients:.0f} s per client) "
+            f"in {wall:.0f} s wall on {self.cores} cores; host CPU {share:.0%} busy, "
+            f"{max(0.0, busy - guests):.0f} CPU s outside the guests (servers, other jobs); "
+            f"{served / clients / 1e6:.0f} MB served per client, load average "
+            f"{os.getloadavg()[0]:.1f} at the end"
+        )
 
 
 @dataclass
@@ -190,6 +228,7 @@ def main(argv: list[str] | None = None) -> int:
         Dnsmasq(net, run_dir, conf_text=pub.dnsmasq_conf(net)).start()
         HttpServer(net, run_dir, pub.tftp_dir).start()
         NfsServer(net, run_dir, include=pub.ganesha_exports()).start()
+        traffic = TrafficCounter(net, http_ports=(HTTP_PORT,)).start()
         for transport in args.transport:
             pub.write_conf(conf(transport))
             pub.ipxe()
@@ -200,12 +239,13 @@ def main(argv: list[str] | None = None) -> int:
                 "timeout": BOOT_TIMEOUT,
                 "markers": timeline.VM_MARKERS,
             }
+            meter = Meter(traffic)
             (result,) = boot_clients(net, [{**common, "name": f"{transport}-lone", "mac": mac(0)}])
+            cpu.append(meter.line(f"{transport} lone", 1))
             boots.append(from_log(result.log_path, transport, "lone"))
             print(f"{transport} lone: multi-user at {fmt(boots[-1].multi_user)} s", file=sys.stderr)
             for size in sizes:
-                busy0, total0 = cpu_times()
-                t0 = time.monotonic()
+                meter = Meter(traffic)
                 results = boot_clients(
                     net,
                     [
@@ -218,14 +258,7 @@ def main(argv: list[str] | None = None) -> int:
                         for i in range(size)
                     ],
                 )
-                busy1, total1 = cpu_times()
-                wall = time.monotonic() - t0
-                share = (busy1 - busy0) / max(1, total1 - total0)
-                load = os.getloadavg()[0]
-                cpu.append(
-                    f"{transport} storm of {size}: host CPU {share:.0%} busy over {wall:.0f} s, "
-                    f"load average {load:.1f} at the end (2 cores)"
-                )
+                cpu.append(meter.line(f"{transport} storm of {size}", size))
                 for res in results:
                     boots.append(from_log(res.log_path, transport, f"storm of {size}"))
                 worst = max((b.multi_user or 1e9) for b in boots[-size:])

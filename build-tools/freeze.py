@@ -111,6 +111,12 @@ def build(out: Path, install_dir: str) -> None:
     work = ROOT / "build" / f"freeze-{platform.machine()}"
     work.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".freeze-", dir=out.parent))
+    # the spec's collect_submodules imports ltsp_client in a subprocess: from this
+    # checkout, whatever the caller's cwd (else it finds none and the binary lacks
+    # every applet, e.g. "No module named 'ltsp_client.init'")
+    os.environ["PYTHONPATH"] = os.pathsep.join(
+        p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p
+    )
     try:
         run(
             sys.executable,

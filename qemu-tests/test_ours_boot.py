@@ -1,5 +1,5 @@
-"""Our stack booted in the lab: a stock Debian bookworm image (no LTSP package in it) through
-our ltsp.img into systemd multi-user, over NBD and over NFS.
+"""Our stack booted in the lab: a stock Debian bookworm image with our ltsp-client package
+(ltsp.img: configuration only) into systemd multi-user, over NBD and over NFS.
 
 Direct kernel boot: the image's kernel, then ltsp.img + the image's own initrd.img
 (in that order, as iPXE loads them). Every boot runs with `ltsp.strict`, and the guest's
@@ -32,7 +32,8 @@ RAM_MAC = "52:54:00:67:20:03"
 LATE_MAC = "52:54:00:67:20:04"
 NBD_LATE_DELAY = 20.0  # s after QEMU starts
 KNOWN_FAILED: frozenset[str] = frozenset()
-LOOP_BACKING = "/sys/block/loop0/loop/backing_file"
+# loop0, or loop1 when the initramfs script loop-mounted the image for its client first
+LOOP_BACKING = ("/sys/block/loop0/loop/backing_file", "/sys/block/loop1/loop/backing_file")
 
 
 @dataclass
@@ -120,13 +121,13 @@ def test_ours_nfs(lab: OursLab) -> None:
 
 def test_ours_nfs_image_to_ram(lab: OursLab) -> None:
     append = lab.published.nfs_cmdline(
-        RAM_MAC, f"ltsp.strict ltsp.image-to-ram=1 lab.report.files={LOOP_BACKING}"
+        RAM_MAC, f"ltsp.strict ltsp.image-to-ram=1 lab.report.files={','.join(LOOP_BACKING)}"
     )
     result = lab.boot("ours-ram", RAM_MAC, append)
     report = check_report(result)
     # the image was copied into the initramfs tmpfs and the NFS root let go
-    backing = report.files.get(LOOP_BACKING, "")
-    assert backing.startswith("/run/") and backing.endswith("stock.img"), backing
+    backing = [report.files.get(path, "") for path in LOOP_BACKING]
+    assert [b for b in backing if b.startswith("/run/") and b.endswith("stock.img")], backing
     assert not [m for m in report.mounts if m.fstype.startswith("nfs")], report.mounts
 
 

@@ -1,9 +1,12 @@
 """Our stack in the lab beyond the main boots of test_ours_boot.py (same publication,
-lab.ourstack: ltsp.img in front of the stock image's own initramfs-tools initrd):
+lab.ourstack: ltsp.img in front of the stock image's own initramfs-tools initrd; the
+image has our ltsp-client package, ltsp.img is configuration only):
 
 - NFS chroot: root=/dev/nfs nfsroot=SERVER:CHROOT (upstream's "roots" method)
-- A missing image: FATAL with step, hint and log path, a countdown, then a reboot.
-- A live ISO: iso9660 loop mount, casper/filesystem.squashfs detected inside it.
+- A missing image: FATAL with step, hint and log path, a countdown, then a reboot
+  (ltsp.img with the binary: without it, the initramfs script has no client to run).
+- A live ISO: iso9660 loop mount, casper/filesystem.squashfs detected inside it
+  (ltsp.img with the binary, as `ltsp initrd` makes it for an ISO without our package).
 - ltsp.break=mount: a shell on the serial console before the mount step; the boot goes on.
 """
 
@@ -38,19 +41,23 @@ class OurLab:
     run_dir: Path
     chroot: Path
     published: ourstack.OursPublished
+    ltsp_img_with_binary: Path
 
     @property
     def base(self) -> Path:
         return self.published.base_dir
 
-    def boot(self, name: str, append: str, **kwargs: Any) -> BootResult:
+    def boot(self, name: str, append: str, *, binary: bool = False, **kwargs: Any) -> BootResult:
+        initrds = self.published.initrds
+        if binary:
+            initrds = [self.ltsp_img_with_binary, self.published.initrd]
         return boot_client(
             self.net,
             run_dir=self.run_dir,
             name=name,
             mac=MAC,
             kernel=self.published.kernel,
-            initrds=self.published.initrds,
+            initrds=initrds,
             append=append,
             timeout=BOOT_TIMEOUT,
             **kwargs,
@@ -61,9 +68,10 @@ class OurLab:
 def lab() -> Iterator[OurLab]:
     if os.geteuid() != 0:
         pytest.fail("the QEMU lab needs root (network namespaces, mounts); CI runs as root")
-    chroot = build_rootfs()
     run_dir = new_run_dir("ours-features")
-    published = ourstack.publish(run_dir, chroot)
+    published = ourstack.publish(run_dir, build_rootfs())
+    chroot = published.chroot  # the base chroot with our package
+    with_binary = ourstack.build_ltsp_img(run_dir / "with-binary", chroot)
     # a "live CD": the squashfs as casper/filesystem.squashfs inside an ISO 9660 image
     subprocess.run(
         ["xorriso", "-as", "mkisofs", "-quiet", "-R",
@@ -74,7 +82,7 @@ def lab() -> Iterator[OurLab]:
     )  # fmt: skip
     with LabNetwork(prefix="bot", clients=1) as net:
         start_servers(net, run_dir, nfs_exports=[published.base_dir, chroot])
-        yield OurLab(net, run_dir, chroot, published)
+        yield OurLab(net, run_dir, chroot, published, with_binary)
 
 
 def check_booted(result: BootResult) -> Report:
@@ -112,6 +120,7 @@ def test_missing_image_is_fatal_then_reboots(lab: OurLab) -> None:
     result = lab.boot(
         "fatal",
         append,
+        binary=True,
         success_regex=r"reboot: Restarting system",
         stop_regex=r"LAB-REPORT-END|Kernel panic|\(initramfs\) ",
     )
@@ -126,7 +135,7 @@ def test_missing_image_is_fatal_then_reboots(lab: OurLab) -> None:
 def test_live_iso_with_casper_squashfs(lab: OurLab) -> None:
     """An ISO file: loop-mounted as iso9660, then the live-CD squashfs found inside it."""
     append = f"root=/dev/nfs nfsroot={SERVER_IP}:{lab.base} ltsp.image=images/live.iso ltsp.strict"
-    report = check_booted(lab.boot("live-iso", append))
+    report = check_booted(lab.boot("live-iso", append, binary=True))
     fstypes = {m.target: m.fstype for m in report.mounts}
     assert fstypes.get("/run/initramfs/ltsp/0/looproot") == "squashfs", report.mounts
 

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from lab import ourstack, timeline
+from lab import ourstack, package, timeline
 from lab.guestshell import GuestShell
 from lab.image import build_rootfs
 from lab.netns import LabNetwork
@@ -44,8 +44,8 @@ READ_BACK = (
 
 @pytest.fixture
 def source(run_dir: Path) -> Iterator[Path]:
-    """The stock chroot with a writable overlay on top (mounted on the host)."""
-    chroot = build_rootfs()
+    """The stock chroot with our package, and a writable overlay on top (on the host)."""
+    chroot = package.packaged_chroot(package.build_deb(run_dir), build_rootfs())
     top = run_dir / "source"
     for sub in ("upper", "work", "merged"):
         (top / sub).mkdir(parents=True)

@@ -116,6 +116,10 @@ def install(
     """Everything §1.6.5 asks; returns copy counts for the log."""
     counts: dict[str, int] = {}
     for source, target in ((tree, str(LTSP_TREE)), (etc_ltsp, "/etc/ltsp")):
+        if source == tree and (tree / "ltsp").is_symlink():
+            # ltsp-initrd-bottom linked the image's own client (the ltsp-client package)
+            log.info("%s is the image's own client: nothing to copy", tree)
+            continue
         if source.is_dir():
             # the root has its own /lib/modules; ltsp.img's few modules are for the initramfs
             report = copy_update(

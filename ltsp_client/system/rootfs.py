@@ -292,7 +292,9 @@ class Executor:
             case CopyFile(source, target):
                 shutil.copy2(source, target)
             case Unmount(target):
-                mounts.umount(target)
+                # lazy: the network root stays busy while this client runs from the
+                # image in it (ltsp-initrd-bottom, ltsp-client package); it goes after
+                mounts.umount(target, lazy=True)
             case LoadFilesystem(fstype, roots):
                 from ltsp_client.system import kmod
 

@@ -3,9 +3,11 @@
 Layout under RUN_DIR/ours/ (BASE_DIR=base, TFTP_DIR=tftp, /etc/ltsp=etc-ltsp,
 and the applets' /etc writes under root/, never the host's):
 
-    base/images/stock.img      the lab's stock Debian chroot, squashed (zstd-3)
+    base/images/stock.img      the lab's stock Debian chroot with our ltsp-client .deb
+                               installed (lab.package), squashed (zstd-3)
     tftp/ltsp/stock/vmlinuz    the image's kernel and its own initrd.img
-    tftp/ltsp/ltsp.img         `ltsp initrd --binary-tree dist/ltsp --modules-from CHROOT`
+    tftp/ltsp/ltsp.img         `ltsp initrd --no-binary` (configuration only); without the
+                               package: `--binary-tree dist/ltsp --modules-from CHROOT`
     tftp/ltsp/ltsp.ipxe        `ltsp ipxe` (+ undionly.kpxe, snponly.efi from Debian's ipxe)
     root/etc/dnsmasq.d/...     `ltsp dnsmasq`, run inside the lab namespace (its routes)
     root/etc/ganesha/...       `ltsp nfs --server=ganesha` (the lab's NFS server includes it)
@@ -30,23 +32,25 @@ from pathlib import Path
 from lab import SERVER_IP, LabError
 from lab.layout import Layout
 from lab.netns import LabNetwork
+from lab.package import FREEZE, build_deb, frozen_tree, packaged_chroot
 from lab.progress import Progress
 from lab.services import HTTP_PORT
 from ltsp_client.errors import CommandError
 from ltsp_client.run import run
 
 ROOT = Path(__file__).resolve().parents[2]
-FREEZE = ROOT / "build-tools" / "freeze"
 # seconds, measured on the development machine (2 cores, loaded): `ltsp image` of the
 # lab chroot (zstd-3) with its kernel, a freeze from scratch (build-tools/freeze skips
 # it when the sources did not change), ltsp initrd, ltsp ipxe
+PACKAGE_LIST = "var/lib/dpkg/info/ltsp-client.list"
+PACKAGE_PHASE = "ltsp-client .deb + dpkg -i (cached)"
 EXPECTED = {
+    PACKAGE_PHASE: 240.0,  # freeze, a copy of the base chroot, dpkg -i, update-initramfs
     "ltsp image + kernel": 30.0,
     "freeze (skipped if unchanged)": 120.0,
     "ltsp initrd": 10.0,
     "ltsp ipxe": 2.0,
 }
-DIST = ROOT / "dist" / "ltsp"
 IMAGE_NAME = "stock"
 HTTP_URL = f"http://${{srv}}:{HTTP_PORT}"
 DEFAULT_CONF = f"""# ltsp QEMU lab: our stack
@@ -85,17 +89,6 @@ def _ltsp_help(applet: str) -> str:
 
 def has_applet(applet: str) -> bool:
     return "not implemented" not in _ltsp_help(applet)
-
-
-def frozen_tree() -> Path:
-    """dist/ltsp, (re)built by build-tools/freeze (which skips unchanged sources)."""
-    try:
-        run([str(FREEZE)], timeout=900)
-    except CommandError as exc:
-        raise LabError(f"build-tools/freeze failed: {exc}") from exc
-    if not (DIST / "ltsp").exists():
-        raise LabError(f"build-tools/freeze produced no {DIST / 'ltsp'}")
-    return DIST
 
 
 @dataclass(frozen=True)
@@ -141,7 +134,11 @@ class OursPublished(Layout):
         self.applet("ipxe", "--etc", str(self.etc))
 
     def initrd_img(self) -> None:
-        ltsp_initrd(self.etc, self.chroot, self.ltsp_img)
+        """ltsp.img: configuration only when the image has our package, else with the binary."""
+        if (self.chroot / PACKAGE_LIST).exists():
+            self.applet("initrd", "--etc", str(self.etc), "--no-binary")
+        else:
+            ltsp_initrd(self.etc, self.chroot, self.ltsp_img)
 
     def dnsmasq_conf(self, net: LabNetwork, *, proxy: bool = False) -> str:
         """`ltsp dnsmasq` inside the namespace (it reads that namespace's routes), plus the
@@ -232,22 +229,33 @@ def publish(
     *,
     ltsp_conf: str = "",
     mksquashfs: Sequence[str] = ("-comp", "zstd", "-Xcompression-level", "3"),
+    package: bool = True,
 ) -> OursPublished:
     """Publish the stock chroot with our applets under run_dir/ours: image, kernel,
     ltsp.img and the iPXE menu (dnsmasq and NFS configs need the namespace: see
-    `dnsmasq_conf()` and `ganesha_exports()`)."""
+    `dnsmasq_conf()` and `ganesha_exports()`).
+
+    With `package` (the default, as issue 10 asks), the image is a copy of `chroot` with
+    our ltsp-client .deb installed (unless `chroot` has it already) and ltsp.img carries
+    no binary; without, the stock chroot boots with the binary in ltsp.img."""
     top = run_dir / "ours"
-    pub = OursPublished(
-        base_dir=top / "base",
-        tftp_dir=top / "tftp",
-        image_name=IMAGE_NAME,
-        top=top,
-        etc=top / "etc-ltsp",
-        chroot=chroot,
-    )
-    pub.write_conf(ltsp_conf or DEFAULT_CONF)
+    top.mkdir(parents=True, exist_ok=True)
     progress = Progress("our stack", EXPECTED)
+    if not package or (chroot / PACKAGE_LIST).exists():
+        progress.drop(PACKAGE_PHASE)
     try:
+        if package and not (chroot / PACKAGE_LIST).exists():
+            with progress.phase(PACKAGE_PHASE):
+                chroot = packaged_chroot(build_deb(top), chroot)
+        pub = OursPublished(
+            base_dir=top / "base",
+            tftp_dir=top / "tftp",
+            image_name=IMAGE_NAME,
+            top=top,
+            etc=top / "etc-ltsp",
+            chroot=chroot,
+        )
+        pub.write_conf(ltsp_conf or DEFAULT_CONF)
         with progress.phase("ltsp image + kernel"):
             _image_and_kernel(pub, chroot, mksquashfs)
         with progress.phase("freeze (skipped if unchanged)"):

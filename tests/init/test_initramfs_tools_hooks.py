@@ -207,3 +207,56 @@ def test_init_bottom_script_panics_without_the_binary(tmp_path: Path) -> None:
         check=True,
     )
     assert (base / "log").read_text() == "ltsp initrd-bottom --rootmnt /root\n"
+
+
+def run_init_bottom(base: Path) -> None:
+    subprocess.run(
+        ["chroot", str(base), "/bin/dash", "/scripts/init-bottom/ltsp-initrd-bottom"],
+        env={"PATH": "/sbin:/bin", "rootmnt": "/root"},
+        check=True,
+    )
+
+
+def fake_client(tree: Path) -> None:
+    """A client at TREE/ltsp that logs where it ran from and what it was asked."""
+    (tree / "_internal").mkdir(parents=True)
+    (tree / "ltsp").write_text(f'#!/bin/sh\necho "{tree.name} $0 $*" >>/log\n')
+    (tree / "ltsp").chmod(0o755)
+
+
+def test_init_bottom_runs_the_client_of_the_mounted_root(tmp_path: Path) -> None:
+    """NBD or an NFS chroot with the ltsp-client package: no copy in the initrd."""
+    base = initramfs(tmp_path / "i", "root=/dev/nbd0")
+    fake_client(base / "root/usr/lib/ltsp")
+    run_init_bottom(base)
+    assert (base / "log").read_text() == "ltsp /usr/lib/ltsp/ltsp initrd-bottom --rootmnt /root\n"
+    assert os.readlink(base / "usr/lib/ltsp/ltsp") == "/root/usr/lib/ltsp/ltsp"
+    assert os.readlink(base / "usr/lib/ltsp/_internal") == "/root/usr/lib/ltsp/_internal"
+
+
+def test_init_bottom_loop_mounts_the_image_for_its_client(tmp_path: Path) -> None:
+    """NFS with ltsp.image=: the squashfs is attached read-only, the client runs from it,
+    then it is unmounted and detached (fake losetup/mount/umount log their arguments)."""
+    base = initramfs(tmp_path / "i", "root=/dev/nfs ltsp.image=images/x.img,,subdir=y quiet")
+    (base / "root/images").mkdir(parents=True)
+    (base / "root/images/x.img").write_bytes(b"hsqs")
+    (base / "staged").mkdir()
+    (base / "staged/ltsp").write_text('#!/bin/sh\necho "client $0 $*" >>/log\n')
+    (base / "staged/ltsp").chmod(0o755)
+    tree = "/run/ltsp/image-client/usr/lib/ltsp"
+    tools = {
+        "losetup": 'echo "losetup $*" >>/log; [ "$1" = -d ] || echo /dev/loop7',
+        "mount": f'echo "mount $*" >>/log; mkdir -p {tree}/_internal; ln -s /staged/ltsp {tree}',
+        "umount": 'echo "umount $*" >>/log',
+    }
+    for name, body in tools.items():
+        (base / "sbin" / name).write_text(f"#!/bin/sh\n{body}\n")
+        (base / "sbin" / name).chmod(0o755)
+    run_init_bottom(base)
+    assert (base / "log").read_text().splitlines() == [
+        "losetup -f -r --show /root/images/x.img",
+        "mount -t squashfs -o ro /dev/loop7 /run/ltsp/image-client",
+        "client /usr/lib/ltsp/ltsp initrd-bottom --rootmnt /root",
+        "umount /run/ltsp/image-client",
+        "losetup -d /dev/loop7",
+    ]

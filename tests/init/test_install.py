@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from ltsp_client.errors import LtspError
-from ltsp_client.init.install import copy_update, install, override_init
+from ltsp_client.init.install import LTSP_TREE, copy_update, install, override_init
 
 BINARY = "/usr/lib/ltsp/ltsp"
 
@@ -96,3 +96,20 @@ def test_install_whole(tmp_path: Path) -> None:
     assert os.readlink(root / "usr/sbin/ltsp") == "../lib/ltsp/ltsp"
     assert os.readlink(root / "sbin/init") == BINARY
     assert os.path.lexists(root / "sbin/init.ltsp")
+
+
+def test_install_leaves_the_image_s_own_client_alone(tmp_path: Path) -> None:
+    """ltsp-initrd-bottom links /usr/lib/ltsp/{ltsp,_internal} to the image's package:
+    copying those links into the root would replace its binary with a dangling link."""
+    root = merged_usr_root(tmp_path / "root")
+    (root / "usr/lib/ltsp/_internal").mkdir(parents=True)
+    (root / "usr/lib/ltsp/ltsp").write_text("packaged binary")
+    tree = tmp_path / "initramfs/usr/lib/ltsp"
+    tree.mkdir(parents=True)
+    (tree / "ltsp").symlink_to(root / "usr/lib/ltsp/ltsp")
+    (tree / "_internal").symlink_to(root / "usr/lib/ltsp/_internal")
+    counts = install(root, tree=tree, etc_ltsp=tmp_path / "no-etc")
+    assert str(LTSP_TREE) not in counts
+    assert not (root / "usr/lib/ltsp/ltsp").is_symlink()
+    assert (root / "usr/lib/ltsp/ltsp").read_text() == "packaged binary"
+    assert os.readlink(root / "sbin/init") == BINARY
