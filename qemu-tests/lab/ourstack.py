@@ -39,11 +39,11 @@ from ltsp_client.errors import CommandError
 from ltsp_client.run import run
 
 ROOT = Path(__file__).resolve().parents[2]
+PACKAGE_LIST = "var/lib/dpkg/info/ltsp-client.list"
+PACKAGE_PHASE = "ltsp-client .deb + dpkg -i (cached)"
 # seconds, measured on the development machine (2 cores, loaded): `ltsp image` of the
 # lab chroot (zstd-3) with its kernel, a freeze from scratch (build-tools/freeze skips
 # it when the sources did not change), ltsp initrd, ltsp ipxe
-PACKAGE_LIST = "var/lib/dpkg/info/ltsp-client.list"
-PACKAGE_PHASE = "ltsp-client .deb + dpkg -i (cached)"
 EXPECTED = {
     PACKAGE_PHASE: 240.0,  # freeze, a copy of the base chroot, dpkg -i, update-initramfs
     "ltsp image + kernel": 30.0,
