@@ -98,7 +98,7 @@ def assert_ours_ran(result: BootResult) -> None:
 @pytest.fixture(scope="module")
 def lab() -> Iterator[MinRamLab]:
     run_dir = runlog.new_run_dir("deb-minram")
-    ours = ourstack.publish(run_dir, build_rootfs())
+    ours = ourstack.publish(run_dir, build_rootfs(), package=True)
     with LabNetwork(prefix="pkg", clients=1) as net:
         up, _ = upstream.publish(net, run_dir, upstream.build_chroot())
         Dnsmasq(net, run_dir, mode="dhcp").start()

@@ -1,5 +1,6 @@
-"""Our stack booted in the lab: a stock Debian bookworm image with our ltsp-client package
-(ltsp.img: configuration only) into systemd multi-user, over NBD and over NFS.
+"""Our stack booted in the lab: a stock Debian bookworm image through our ltsp.img into
+systemd multi-user, over NBD and over NFS (with ourstack.PACKAGE_DEFAULT, the image has
+our ltsp-client package and ltsp.img is configuration only).
 
 Direct kernel boot: the image's kernel, then ltsp.img + the image's own initrd.img
 (in that order, as iPXE loads them). Every boot runs with `ltsp.strict`, and the guest's

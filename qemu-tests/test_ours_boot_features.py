@@ -1,6 +1,6 @@
 """Our stack in the lab beyond the main boots of test_ours_boot.py (same publication,
-lab.ourstack: ltsp.img in front of the stock image's own initramfs-tools initrd; the
-image has our ltsp-client package, ltsp.img is configuration only):
+lab.ourstack: ltsp.img in front of the stock image's own initramfs-tools initrd; with
+ourstack.PACKAGE_DEFAULT the image has our ltsp-client package and ltsp.img no binary):
 
 - NFS chroot: root=/dev/nfs nfsroot=SERVER:CHROOT (upstream's "roots" method)
 - A missing image: FATAL with step, hint and log path, a countdown, then a reboot
@@ -70,7 +70,7 @@ def lab() -> Iterator[OurLab]:
         pytest.fail("the QEMU lab needs root (network namespaces, mounts); CI runs as root")
     run_dir = new_run_dir("ours-features")
     published = ourstack.publish(run_dir, build_rootfs())
-    chroot = published.chroot  # the base chroot with our package
+    chroot = published.chroot  # with our package when the lab installs it
     with_binary = ourstack.build_ltsp_img(run_dir / "with-binary", chroot)
     # a "live CD": the squashfs as casper/filesystem.squashfs inside an ISO 9660 image
     subprocess.run(

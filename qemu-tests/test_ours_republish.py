@@ -44,8 +44,11 @@ READ_BACK = (
 
 @pytest.fixture
 def source(run_dir: Path) -> Iterator[Path]:
-    """The stock chroot with our package, and a writable overlay on top (on the host)."""
-    chroot = package.packaged_chroot(package.build_deb(run_dir), build_rootfs())
+    """The stock chroot (with our package when the lab installs it), and a writable
+    overlay on top (mounted on the host)."""
+    chroot = build_rootfs()
+    if ourstack.PACKAGE_DEFAULT:
+        chroot = package.packaged_chroot(package.build_deb(run_dir), chroot)
     top = run_dir / "source"
     for sub in ("upper", "work", "merged"):
         (top / sub).mkdir(parents=True)

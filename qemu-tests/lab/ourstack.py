@@ -40,6 +40,8 @@ from ltsp_client.run import run
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE_LIST = "var/lib/dpkg/info/ltsp-client.list"
+# whether publish() installs our ltsp-client .deb in the image (issue 10 item 5)
+PACKAGE_DEFAULT = False
 PACKAGE_PHASE = "ltsp-client .deb + dpkg -i (cached)"
 # seconds, measured on the development machine (2 cores, loaded): `ltsp image` of the
 # lab chroot (zstd-3) with its kernel, a freeze from scratch (build-tools/freeze skips
@@ -229,13 +231,13 @@ def publish(
     *,
     ltsp_conf: str = "",
     mksquashfs: Sequence[str] = ("-comp", "zstd", "-Xcompression-level", "3"),
-    package: bool = True,
+    package: bool = PACKAGE_DEFAULT,
 ) -> OursPublished:
     """Publish the stock chroot with our applets under run_dir/ours: image, kernel,
     ltsp.img and the iPXE menu (dnsmasq and NFS configs need the namespace: see
     `dnsmasq_conf()` and `ganesha_exports()`).
 
-    With `package` (the default, as issue 10 asks), the image is a copy of `chroot` with
+    With `package`, the image is a copy of `chroot` with
     our ltsp-client .deb installed (unless `chroot` has it already) and ltsp.img carries
     no binary; without, the stock chroot boots with the binary in ltsp.img."""
     top = run_dir / "ours"
