@@ -9,7 +9,7 @@ package (upstream: apt's ltsp; ours: build-tools/deb) and boot it by direct kern
 
 - at upstream's minimum RAM (MIN_MB) both reach multi-user over NBD, and ours over NFS
   (where the client runs from the image file, loop-mounted by the initramfs script);
-- at MEASURE_MB, our MemAvailable after boot is at least upstream's.
+- at MEASURE_MB, our MemAvailable after boot is at least upstream's (within NOISE_KB).
 
 The numbers go to minram.txt in the run directory (docs/benchmarks.md quotes them).
 """
@@ -35,6 +35,10 @@ MEASURE_MB = 512
 OURS_MAC = "52:54:00:67:20:0a"
 UPSTREAM_MAC = "52:54:00:67:20:0b"
 BOOT_TIMEOUT = 600
+# MemAvailable of one stack varies by this much between boots (upstream at 256 MiB:
+# 149.4-153.7 MB over three runs; at 512 MiB ours and upstream were 3.2 MB apart
+# one way, then 0.2 MB the other): "at least upstream's" within that noise
+NOISE_KB = 4096
 
 
 def guest_cpu() -> float:
@@ -139,4 +143,4 @@ def test_mem_available_after_boot_at_least_upstream_s(lab: MinRamLab) -> None:
     ours = lab.boot("ours", "nbd", MEASURE_MB)
     assert theirs.report and ours.report, (theirs.why(), ours.why())
     assert theirs.report.mem_available_kb and ours.report.mem_available_kb
-    assert ours.report.mem_available_kb >= theirs.report.mem_available_kb, lab.lines
+    assert ours.report.mem_available_kb >= theirs.report.mem_available_kb - NOISE_KB, lab.lines
