@@ -22,7 +22,6 @@ import argparse
 import logging
 import os
 import re
-import resource
 import statistics
 import sys
 import time
@@ -40,7 +39,7 @@ from lab.report import parse_report  # noqa: E402
 from lab.runlog import read_log  # noqa: E402
 from lab.services import HTTP_PORT, Dnsmasq, HttpServer, NfsServer  # noqa: E402
 from lab.traffic import TrafficCounter  # noqa: E402
-from lab.vm import boot_clients  # noqa: E402
+from lab.vm import boot_clients, guest_cpu_seconds  # noqa: E402
 
 BOOT_TIMEOUT = 600.0
 TRANSPORTS = ("http", "tftp")
@@ -67,12 +66,6 @@ def cpu_times() -> tuple[int, int]:
     return sum(fields) - idle, sum(fields)
 
 
-def children_cpu() -> float:
-    """CPU seconds of reaped children: the QEMU guests of the boots done so far."""
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
-
-
 @dataclass
 class Meter:
     """Where a group of boots spent the machine: guest CPU, host CPU, bytes served."""
@@ -82,13 +75,13 @@ class Meter:
 
     def __post_init__(self) -> None:
         self.traffic.reset()
-        self.guest0 = children_cpu()
+        self.guest0 = guest_cpu_seconds()
         self.busy0, self.total0 = cpu_times()
         self.t0 = time.monotonic()
 
     def line(self, what: str, clients: int) -> str:
         wall = time.monotonic() - self.t0
-        guests = children_cpu() - self.guest0
+        guests = guest_cpu_seconds() - self.guest0
         busy1, total1 = cpu_times()
         ticks = os.sysconf("SC_CLK_TCK")
         busy = (busy1 - self.busy0) / ticks

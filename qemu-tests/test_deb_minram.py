@@ -16,7 +16,6 @@ The numbers go to minram.txt in the run directory (docs/benchmarks.md quotes the
 
 from __future__ import annotations
 
-import resource
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,7 +25,7 @@ from lab import ourstack, runlog, upstream
 from lab.image import build_rootfs
 from lab.netns import LabNetwork
 from lab.services import Dnsmasq, NbdServer, NfsServer
-from lab.vm import BootResult, boot_client
+from lab.vm import BootResult, boot_client, guest_cpu_seconds
 
 pytestmark = pytest.mark.qemu(timeout=2400)
 
@@ -39,12 +38,6 @@ BOOT_TIMEOUT = 600
 # 149.4-153.7 MB over three runs; at 512 MiB ours and upstream were 3.2 MB apart
 # one way, then 0.2 MB the other): "at least upstream's" within that noise
 NOISE_KB = 4096
-
-
-def guest_cpu() -> float:
-    """CPU seconds of reaped children: a boot's QEMU (TCG: the guest's whole CPU time)."""
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
 
 
 @dataclass
@@ -65,7 +58,7 @@ class MinRamLab:
             kernel, initrds = upstream.direct_boot_files(self.upstream)
             assert method == "nbd"
             append = self.upstream.nbd_cmdline(mac)
-        cpu0 = guest_cpu()
+        cpu0 = guest_cpu_seconds()
         result = boot_client(
             self.net,
             run_dir=self.run_dir,
@@ -81,7 +74,7 @@ class MinRamLab:
         self.lines.append(
             f"{stack} {method} ram_mb={ram_mb} ok={result.ok} stopped_by={result.stopped_by} "
             f"elapsed={result.elapsed:.1f}s MemAvailable={available}kB "
-            f"qemu_cpu={guest_cpu() - cpu0:.1f}s"
+            f"qemu_cpu={guest_cpu_seconds() - cpu0:.1f}s"
         )
         (self.run_dir / "minram.txt").write_text("\n".join(self.lines) + "\n")
         if stack == "ours" and result.ok:

@@ -17,6 +17,7 @@ import contextlib
 import logging
 import os
 import re
+import resource
 import select
 import subprocess
 import threading
@@ -239,6 +240,13 @@ class _Watcher:
 
     def close(self) -> None:
         self.out.close()
+
+
+def guest_cpu_seconds() -> float:
+    """CPU seconds of this process's reaped children: the QEMU of every boot done so far
+    (under TCG, all of a guest's CPU time). Take the difference around a boot."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def boot_client(
