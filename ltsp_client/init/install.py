@@ -32,6 +32,11 @@ class CopyReport:
 
 
 def _newer(source: os.stat_result, target: Path) -> bool:
+    """mtime 0 marks a member of our reproducible ltsp.img (the kernel keeps cpio mtimes):
+    it is the server's current file, so it replaces the image's as upstream's real-mtime
+    ltsp.img does."""
+    if source.st_mtime == 0:
+        return True
     try:
         return source.st_mtime > target.lstat().st_mtime
     except FileNotFoundError:

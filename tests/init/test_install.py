@@ -75,6 +75,20 @@ def test_copy_update_merges_and_keeps_newer_files(tmp_path: Path) -> None:
     assert (report.copied, report.kept) == (2, 1)
 
 
+def test_copy_update_ltsp_img_members_with_mtime_0_replace_the_images(tmp_path: Path) -> None:
+    """The kernel unpacks our ltsp.img with mtime 0; the server's ltsp.conf must still win
+    over an older copy baked into the image (a chrootless image of the server has one)."""
+    src, dst = tmp_path / "initramfs-etc-ltsp", tmp_path / "root-etc-ltsp"
+    src.mkdir()
+    dst.mkdir()
+    (src / "ltsp.conf").write_text("[clients]\nHOSTNAME=new\n")
+    os.utime(src / "ltsp.conf", (0, 0))
+    (dst / "ltsp.conf").write_text("[clients]\nHOSTNAME=stale\n")
+    report = copy_update(src, dst)
+    assert (dst / "ltsp.conf").read_text() == "[clients]\nHOSTNAME=new\n"
+    assert (report.copied, report.kept) == (1, 0)
+
+
 def test_install_whole(tmp_path: Path) -> None:
     root = merged_usr_root(tmp_path / "root")
     tree = tmp_path / "initramfs/usr/lib/ltsp"
