@@ -30,7 +30,7 @@ def test_qemu_argv_aarch64_virt_board() -> None:
     argv = vm.qemu_argv(
         tap="tap0", mac="52:54:00:00:00:01", kernel=Path("/k"), append="x", arch="aarch64"
     )
-    assert argv[:6] == ["qemu-system-aarch64", "-M", "virt", "-cpu", "max", "-accel"]
+    assert argv[:6] == ["qemu-system-aarch64", "-M", "virt", "-cpu", "cortex-a57", "-accel"]
     assert argv[argv.index("-append") + 1] == "console=ttyAMA0 panic=-1 x"
 
 
