@@ -104,6 +104,11 @@ def test_primary_on_a_fresh_image(tmp_path: Path, base: Path) -> None:
     auth = (mine / "etc/pam.d/common-auth").read_text()
     assert "pam_exec.so expose_authtok seteuid stdout quiet /usr/lib/ltsp/ltsp login" in auth
     assert "ltsp\n" in (mine / "var/lib/pam/seen").read_text()
+    # a second run (`ltsp init --root` twice on one tree) changes nothing, as the tool's
+    first = state(mine)
+    ours(mine, ["ltsp"])
+    real_tool(tmp_path / "theirs", "--package", "--enable", "ltsp")
+    assert state(mine) == first == state(tmp_path / "theirs")
 
 
 def test_additional_beside_sss_and_ldap_already_enabled(tmp_path: Path, base: Path) -> None:
