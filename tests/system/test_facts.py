@@ -13,7 +13,8 @@ import pytest
 
 from ltsp_client.system.facts import NetworkFacts, network_facts, read_ipconfig
 
-NS = "boot-facts"
+# one name per test process: a fixed name let two concurrent runs delete each other's namespace
+NS = f"boot-facts-{os.getpid()}"
 PROBE = """
 import json, sys
 from pathlib import Path
