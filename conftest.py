@@ -26,6 +26,7 @@ from pathlib import Path
 import pytest
 
 GROUPS = ("qemu", "freeze")  # marked slow groups; everything else is "quick"
+QUICK = "not (qemu or freeze)"  # pyproject.toml's -m: the quick suite
 _group_counts: dict[str, int] = {}
 HOST_DIRS = "/run/ltsp,/etc/ltsp"
 CLONE_NEWNS = 0x00020000
@@ -46,6 +47,25 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="D1,D2",
         help=f"fail the run when a test changed a file under these ({HOST_DIRS})",
     )
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist's own, which acts on -n
+def pytest_cmdline_main(config: pytest.Config) -> None:
+    """The whole quick suite (`python3 -m pytest`, no paths, no -m, no -n) runs on one worker
+    per core (at most 4): half its time is spent waiting on subprocesses and sleeps. Anything
+    narrower, `make test` (QEMU boots share the machine: one at a time) and -n0 stay serial."""
+    whole_quick_suite = (
+        config.pluginmanager.hasplugin("xdist")
+        and not hasattr(config, "workerinput")  # a worker never starts workers of its own
+        and "PYTEST_XDIST_WORKER" not in os.environ
+        and config.getoption("numprocesses", None) is None
+        and config.args_source == pytest.Config.ArgsSource.TESTPATHS
+        and config.getoption("markexpr") == QUICK
+        and not config.getoption("usepdb")
+        and not config.getoption("collectonly")
+    )
+    if whole_quick_suite and (cores := len(os.sched_getaffinity(0))) > 1:
+        config.option.numprocesses = min(cores, 4)
 
 
 def snapshot(dirs: list[Path]) -> Snapshot:
