@@ -7,6 +7,10 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -79,6 +83,10 @@ def test_ci_runs_make_test_and_make_test_runs_every_group() -> None:
 WRITER = """
 import os, subprocess, sys
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
 
 def test_a_child_ltsp_writes_its_log_in_the_runs_own_dir():
     run_dir = Path(os.environ["LTSP_RUN_DIR"])
@@ -103,3 +111,46 @@ def test_a_run_that_writes_the_hosts_run_ltsp_fails(tmp_path: Path) -> None:
     assert "2 passed" in out, out
     assert f"suite policy: the run changed the host's {host}/events.jsonl;" in out, out
     assert "ltsp.log" not in out.split("suite policy:")[1], out  # an unchanged file is fine
+
+
+def workers_for(policy: Any, args_source: str = "TESTPATHS", **given: object) -> object:
+    """The -n that conftest.py's pytest_cmdline_main picks for a run with these options."""
+    options: dict[str, object] = {
+        "numprocesses": None,
+        "markexpr": policy.QUICK,
+        "usepdb": False,
+        "collectonly": False,
+    }
+    options.update(given)
+
+    class Config:
+        option = SimpleNamespace(numprocesses=None)
+        pluginmanager = SimpleNamespace(hasplugin=lambda name: name == "xdist")
+
+        def __init__(self) -> None:
+            self.args_source = getattr(pytest.Config.ArgsSource, args_source)
+
+        def getoption(self, name: str, default: object = None) -> object:
+            return options.get(name, default)
+
+    config = Config()
+    policy.pytest_cmdline_main(config)
+    return config.option.numprocesses
+
+
+def test_only_the_whole_quick_suite_runs_on_workers(
+    monkeypatch: pytest.MonkeyPatch, pytestconfig: pytest.Config
+) -> None:
+    policy = pytestconfig.pluginmanager.get_plugin(str(ROOT / "conftest.py"))
+    assert policy is not None
+    monkeypatch.delenv("PYTEST_XDIST_WORKER", raising=False)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(8)))
+    assert workers_for(policy) == 4  # one per core, at most 4
+    assert workers_for(policy, "ARGS") is None  # a file or a test named
+    assert workers_for(policy, markexpr="qemu") is None  # QEMU boots, make test: one at a time
+    assert workers_for(policy, numprocesses=0) is None and workers_for(policy, usepdb=True) is None
+    monkeypatch.setenv("PYTEST_XDIST_WORKER", "gw0")
+    assert workers_for(policy) is None  # a worker, or a pytest a test starts in one
+    monkeypatch.delenv("PYTEST_XDIST_WORKER")
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0})
+    assert workers_for(policy) is None
