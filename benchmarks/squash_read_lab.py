@@ -31,6 +31,8 @@ from lab.netns import LabNetwork, install_sigterm_handler  # noqa: E402
 from lab.services import Dnsmasq, NbdServer, NfsServer  # noqa: E402
 from lab.vm import boot_client  # noqa: E402
 
+from ltsp_client.run import run  # noqa: E402
+
 DEFAULT = ("gzip", "xz", "zstd -Xcompression-level 3")
 MAC = "52:54:00:67:60:01"
 # busy jiffies of the guest (all but idle and iowait), then wall and busy seconds of CMD
@@ -91,7 +93,10 @@ def main() -> int:
     images.mkdir(parents=True, exist_ok=True)
     for comp in comps:
         print(f"mksquashfs -comp {comp} (reused when made after the chroot)", file=sys.stderr)
-        squash(chroot, images / f"{slug(comp)}.img", comp)
+        image = squash(chroot, images / f"{slug(comp)}.img", comp)
+        info = run(["unsquashfs", "-s", str(image)], timeout=60).stdout
+        if f"Compression {comp.split()[0]}" not in info:
+            raise SystemExit(f"{image} is not {comp.split()[0]}-compressed: remove it")
     if args.squash_only:
         return 0
     pub = ourstack.publish(run_dir, chroot)
