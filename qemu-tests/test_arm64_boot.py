@@ -55,10 +55,9 @@ def output_of(*argv: str, timeout: float = 2400) -> str:
     return proc.stdout.strip().splitlines()[-1]
 
 
-def nfs_root(run_dir: Path, chroot: Path) -> Path:
+def nfs_root(run_dir: Path, chroot: Path, tree: str) -> Path:
     """The arm64 image with our arm64 package unpacked (as `apt install ./ltsp-client_*_arm64.deb`
     would, without its initramfs trigger); hard links, so the cached image stays as it is."""
-    tree = output_of(str(ROOT / "build-tools/freeze"), "--arch", "arm64")
     deb = output_of(str(ROOT / "build-tools/deb"), "--tree", tree, "--out", str(run_dir))
     root = run_dir / "nfsroot"
     if subprocess.run(["cp", "-al", str(chroot), str(root)], check=False).returncode != 0:
@@ -75,9 +74,12 @@ def booted() -> BootResult:
         pytest.fail("the QEMU lab needs root (network namespaces, mounts); CI runs as root")
     if shutil.which("qemu-system-aarch64") is None:
         pytest.fail("qemu-system-aarch64 is missing: apt-get install qemu-system-arm (apt-lab.txt)")
+    # the arm64 freeze first: it also registers qemu-aarch64 with binfmt_misc (flag F),
+    # which debootstrap --arch=arm64 needs on a fresh machine
+    tree = output_of(str(ROOT / "build-tools/freeze"), "--arch", "arm64")
     chroot = build_rootfs(arch="arm64")
     run_dir = new_run_dir("arm64-boot")
-    root = nfs_root(run_dir, chroot)
+    root = nfs_root(run_dir, chroot, tree)
     base, tftp, etc = run_dir / "base", run_dir / "tftp", run_dir / "etc-ltsp"
     for directory in (base, tftp / "ltsp", etc):
         directory.mkdir(parents=True)
