@@ -45,3 +45,21 @@ def test_guest_scripts_are_valid_posix_sh(script: str, tmp_path: Path) -> None:
             ["shellcheck", "-s", "sh", str(path)], capture_output=True, text=True, check=False
         )
         assert result.returncode == 0, result.stdout
+
+
+def test_squash_uses_the_compression_asked_for_and_leaves_the_recipe_out(tmp_path: Path) -> None:
+    """mksquashfs reads every argument after -e as an exclude: a -comp there was ignored."""
+    chroot = tmp_path / "chroot"
+    chroot.mkdir()
+    (chroot / "file").write_text("data\n")
+    (chroot / ".lab-recipe.json").write_text("{}\n")
+    out = image.squash(chroot, tmp_path / "out.img", "xz")
+    info = subprocess.run(
+        ["unsquashfs", "-s", str(out)], capture_output=True, text=True, check=True
+    ).stdout
+    assert "Compression xz" in info
+    listing = subprocess.run(
+        ["unsquashfs", "-l", str(out)], capture_output=True, text=True, check=True
+    ).stdout
+    assert "squashfs-root/file" in listing
+    assert ".lab-recipe.json" not in listing

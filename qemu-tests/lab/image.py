@@ -433,7 +433,8 @@ def squash(
 
 def _mksquashfs(chroot: Path, tmp: Path, comp: str) -> None:
     argv = ["mksquashfs", str(chroot), str(tmp), "-noappend", "-no-progress", "-quiet"]
-    run([*argv, "-e", ".lab-recipe.json", "-comp", *comp.split()], timeout=900)
+    # -e takes every argument after it as a name to exclude: it must come last
+    run([*argv, "-comp", *comp.split(), "-e", ".lab-recipe.json"], timeout=900)
 
 
 def kernel_and_initrd(chroot: Path) -> tuple[Path, Path]:
