@@ -126,8 +126,9 @@ def unpack(
                 target.unlink()
             target.write_bytes(member.data)
             os.chmod(target, stat.S_IMODE(member.mode))
-            if member.mtime:  # 0: a reproducible archive; now, so that it wins updates
-                os.utime(target, (member.mtime, member.mtime))
+            # as the kernel unpacks it: our reproducible ltsp.img has mtime 0, which
+            # init/install.copy_update takes as newest
+            os.utime(target, (member.mtime, member.mtime))
         else:
             continue  # device nodes and fifos are the initramfs's business
         written.append(member.name)

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from ltsp_client.errors import LtspError
+from ltsp_client.init.install import copy_update
 from ltsp_client.server.cpio import Archive, Entry, write_segments
 from ltsp_client.system import cpioread
 
@@ -56,13 +57,19 @@ def test_the_same_as_cpio_extracts(tmp_path: Path) -> None:
     assert files(ours) == files(theirs)
 
 
-def test_only_wanted_members_and_mtime_zero_means_now(tmp_path: Path) -> None:
+def test_only_wanted_members_and_mtime_zero_wins_the_install_copy(tmp_path: Path) -> None:
     img = ltsp_img(tmp_path / "ltsp.img")
     names = cpioread.unpack(img, tmp_path / "out", wanted=lambda name: name.startswith("etc/"))
     assert sorted(names) == ["etc/ltsp", "etc/ltsp/.hidden", "etc/ltsp/ltsp.conf"]
     assert not (tmp_path / "out/usr").exists()
-    # the writer's reproducible mtime 0 would lose every update-only copy into the image
-    assert (tmp_path / "out/etc/ltsp/ltsp.conf").stat().st_mtime > 1e9
+    # the archive's mtime 0 is kept, as the kernel keeps it ...
+    assert (tmp_path / "out/etc/ltsp/ltsp.conf").stat().st_mtime == 0
+    # ... and still wins the update-only copy over an image's own ltsp.conf
+    image_etc = tmp_path / "root/etc/ltsp"
+    image_etc.mkdir(parents=True)
+    (image_etc / "ltsp.conf").write_text("[clients]\nHOSTNAME=image\n")
+    copy_update(tmp_path / "out/etc/ltsp", image_etc)
+    assert (image_etc / "ltsp.conf").read_text() == "[clients]\nX=1\n"
 
 
 def test_a_member_cannot_leave_the_destination(tmp_path: Path) -> None:
