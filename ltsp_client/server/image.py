@@ -172,9 +172,7 @@ def parse_args(args: list[str]) -> argparse.Namespace:
     parser.add_argument(
         "-r", "--revert", action="store_true", help="serve the previous version again (-r[0|1])"
     )
-    parser.add_argument(
-        "--etc", type=Path, default=settings.DEFAULT_ETC, metavar="DIR", help="ltsp.conf's dir"
-    )
+    settings.add_etc_option(parser)
     parser.add_argument("sources", nargs="*", metavar="IMG_SRC")
     # upstream's optional attached value: -r0, -r1, --revert=0, --revert=1
     words = ["-r" if w in ("-r1", "--revert=1") else w for w in args]

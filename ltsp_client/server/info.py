@@ -22,6 +22,7 @@ from ltsp_client import __version__
 from ltsp_client.appcontext import Context
 from ltsp_client.errors import LtspError
 from ltsp_client.paths import CLIENT_MARKER, EVENTS_FILE, inside
+from ltsp_client.server.settings import add_etc_option
 
 if TYPE_CHECKING:
     from ltsp_client.server.inventory import Inventory
@@ -178,9 +179,7 @@ def main(ctx: Context, args: list[str]) -> int:
         "--events", type=Path, default=Path(EVENTS_FILE), help=f"events file ({EVENTS_FILE})"
     )
     parser.add_argument("--json", action="store_true", help="machine-readable output")
-    parser.add_argument(
-        "--etc", type=Path, default=Path("/etc/ltsp"), metavar="DIR", help="default /etc/ltsp"
-    )
+    add_etc_option(parser)
     parser.add_argument(
         "--root", type=Path, default=Path("/"), metavar="DIR", help="read /etc/... under DIR"
     )

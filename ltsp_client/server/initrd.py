@@ -429,9 +429,7 @@ def parse_args(ctx: Context, args: Sequence[str]) -> tuple[Plan, Path]:
         help="add squashfs, overlay, loop, isofs, nbd for every kernel in ROOT/lib/modules "
         "(repeatable)",
     )
-    parser.add_argument(
-        "--etc", type=Path, default=Path("/etc/ltsp"), metavar="DIR", help="default /etc/ltsp"
-    )
+    settings.add_etc_option(parser)
     parser.add_argument(
         "--hooks-dir", type=Path, metavar="DIR", help="the initramfs-hooks directory"
     )

@@ -26,7 +26,7 @@ from ltsp_client.appcontext import Context
 from ltsp_client.config.params import KNOWN_PARAMS
 from ltsp_client.errors import LtspError
 from ltsp_client.server import catalog
-from ltsp_client.server.settings import ServerConfig, load, write_atomic
+from ltsp_client.server.settings import ServerConfig, add_etc_option, load, write_atomic
 
 log = logging.getLogger(__name__)
 
@@ -395,9 +395,7 @@ def parse_args(args: Sequence[str]) -> argparse.Namespace:
         help="1: reinstall the binaries, 0: skip them; default: install the missing ones "
         "(BINARIES)",
     )
-    parser.add_argument(
-        "--etc", type=Path, default=Path("/etc/ltsp"), metavar="DIR", help="default /etc/ltsp"
-    )
+    add_etc_option(parser)
     parser.add_argument(
         "--source-root",
         type=Path,

@@ -461,9 +461,7 @@ def main(ctx: Context, args: list[str]) -> int:
         description="Publish kernels and initrds of images to TFTP_DIR/ltsp/NAME/.",
     )
     parser.add_argument("-k", "--kernel-initrd", metavar="'GLOB SEDEXPR'", default=None)
-    parser.add_argument(
-        "--etc", type=Path, default=settings.DEFAULT_ETC, metavar="DIR", help="ltsp.conf's dir"
-    )
+    settings.add_etc_option(parser)
     parser.add_argument("sources", nargs="*", metavar="IMG_SRC")
     opts = parser.parse_args(args)
     server = settings.load(ctx, "kernel", opts.etc).with_options(

@@ -20,6 +20,7 @@ from ltsp_client.appcontext import Context
 from ltsp_client.config.model import Config, Identity
 from ltsp_client.config.sections import Result, conf_files, conf_paths, evaluate_files
 from ltsp_client.errors import LtspError
+from ltsp_client.paths import live_etc_dir
 
 log = logging.getLogger(__name__)
 
@@ -121,11 +122,16 @@ def bool_option(value: str) -> str:
     return value
 
 
+def add_etc_option(parser: argparse.ArgumentParser) -> None:
+    """--etc, ltsp.conf's directory: /etc/ltsp, or $LTSP_ETC_DIR as the dispatcher reads it."""
+    default = live_etc_dir()
+    help_text = f"ltsp.conf's dir (default {default})"
+    parser.add_argument("--etc", type=Path, default=default, metavar="DIR", help=help_text)
+
+
 def add_target_options(parser: argparse.ArgumentParser, *, what: str) -> None:
     """--etc (ltsp.conf's directory), --root (where /etc/... is written) and --no-restart."""
-    parser.add_argument(
-        "--etc", type=Path, default=DEFAULT_ETC, metavar="DIR", help=f"default {DEFAULT_ETC}"
-    )
+    add_etc_option(parser)
     parser.add_argument(
         "--root", type=Path, default=Path("/"), metavar="DIR", help="write under DIR (default /)"
     )

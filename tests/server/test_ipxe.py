@@ -254,3 +254,13 @@ def test_title_param_names() -> None:
     assert ipxe.title_param("x86_64.img") == "IPXE_X86_64_IMG"
     assert ipxe.title_param("buster") == "IPXE_BUSTER"
     assert ipxe.title_param("my-img.v2") == "IPXE_MY_IMG_V2"
+
+
+def test_etc_defaults_to_ltsp_etc_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without --etc, an applet reads ltsp.conf where the dispatcher does: $LTSP_ETC_DIR."""
+    argv = ipxe_argv(tmp_path, '[server]\nIPXE_X86_64_IMG="From the env dir"\n')
+    etc_at = argv.index("--etc")
+    monkeypatch.setenv("LTSP_ETC_DIR", argv[etc_at + 1])
+    assert cli.main(argv[:etc_at] + argv[etc_at + 2 :]) == 0
+    script = (tmp_path / "tftp" / "ltsp" / "ltsp.ipxe").read_text()
+    assert "From the env dir" in script
