@@ -3,12 +3,13 @@ guest scripts."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
-from lab import image, report
+from lab import image, package, report
 
 
 def test_apt_mirror_reads_deb822_and_one_line_sources(tmp_path: Path) -> None:
@@ -63,3 +64,30 @@ def test_squash_uses_the_compression_asked_for_and_leaves_the_recipe_out(tmp_pat
     ).stdout
     assert "squashfs-root/file" in listing
     assert ".lab-recipe.json" not in listing
+
+
+def test_prune_packaged_keeps_the_recent_and_the_other_bases(tmp_path: Path) -> None:
+    now = 1_000_000.0
+    ages = {"a": 10, "b": 7200, "c": 8000, "d": 9000, "e": 600}  # seconds since last use
+    for name, age in ages.items():
+        path = tmp_path / f"rootfs-base-1-ltsp-client-{name}"
+        path.mkdir()
+        os.utime(path, (now - age, now - age))
+    (tmp_path / "rootfs-base-2-ltsp-client-z").mkdir()  # another base: not ours to prune
+    os.utime(tmp_path / "rootfs-base-2-ltsp-client-z", (0, 0))
+    removed = package.prune_packaged(tmp_path, "rootfs-base-1", now=now)
+    # newest three (a, e, b) kept; c and d are older and unused for over an hour
+    assert sorted(p.name[-1] for p in removed) == ["c", "d"]
+    left = sorted(p.name for p in tmp_path.iterdir())
+    assert left == [f"rootfs-base-1-ltsp-client-{n}" for n in "abe"] + [
+        "rootfs-base-2-ltsp-client-z"
+    ]
+
+
+def test_prune_packaged_spares_recent_ones_beyond_the_count(tmp_path: Path) -> None:
+    now = 1_000_000.0
+    for index in range(5):
+        path = tmp_path / f"rootfs-base-1-ltsp-client-{index}"
+        path.mkdir()
+        os.utime(path, (now - 60 * index, now - 60 * index))
+    assert package.prune_packaged(tmp_path, "rootfs-base-1", now=now) == []

@@ -13,6 +13,7 @@ import hashlib
 import os
 import shutil
 import sys
+import time
 from pathlib import Path
 
 from lab import LabError
@@ -24,6 +25,8 @@ ROOT = Path(__file__).resolve().parents[2]
 FREEZE = ROOT / "build-tools" / "freeze"
 DIST = ROOT / "dist" / "ltsp"
 DEB_INPUTS = (ROOT / "initramfs-hooks", ROOT / "build-tools/deb.py")
+KEEP_PACKAGED = 3  # packaged chroots kept per base (about 600 MB each); worktrees differ
+STALE_AFTER = 3600.0  # never prune one used in the last hour: a boot may be reading it
 
 
 def frozen_tree() -> Path:
@@ -71,6 +74,7 @@ def packaged_chroot(deb: Path, base: Path | None = None) -> Path:
     final = cache_root() / f"{base.name}-ltsp-client-{digest}"
     with file_lock(cache_root() / f".{final.name}.lock"):
         if (final / "var/lib/dpkg/info/ltsp-client.list").exists():
+            os.utime(final)  # recently used: kept by prune_packaged
             return final
         tmp = final.with_name(final.name + ".tmp")
         shutil.rmtree(tmp, ignore_errors=True)
@@ -87,4 +91,19 @@ def packaged_chroot(deb: Path, base: Path | None = None) -> Path:
         (tmp / "tmp" / deb.name).unlink()
         shutil.rmtree(final, ignore_errors=True)
         tmp.rename(final)
+    prune_packaged(cache_root(), base.name)
     return final
+
+
+def prune_packaged(cache: Path, base_name: str, *, now: float | None = None) -> list[Path]:
+    """Remove this base's packaged chroots beyond the KEEP_PACKAGED most recently used,
+    if unused for STALE_AFTER: every new frozen tree makes one, and nothing else removes them."""
+    now = time.time() if now is None else now
+    found = [p for p in cache.glob(f"{base_name}-ltsp-client-*") if p.is_dir()]
+    found.sort(key=lambda p: p.stat().st_mtime, reverse=True)
+    removed = []
+    for old in found[KEEP_PACKAGED:]:
+        if now - old.stat().st_mtime > STALE_AFTER and not old.name.endswith(".tmp"):
+            shutil.rmtree(old, ignore_errors=True)
+            removed.append(old)
+    return removed
