@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 
 from ltsp_client.pluginkit import Param, Plugin, PluginContext, unitaliases
+from ltsp_client.pluginkit.interfaces import read_interfaces
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +78,10 @@ NOT_WAITED_FOR = (
 # ifupdown-pre runs `udevadm settle` when ifupdown has an interface to raise; when
 # that is only the boot NIC (up, `inet manual`) there is nothing to wait for.
 IFUPDOWN_PRE = "ifupdown-pre"
+# networking.service runs `ifup -a`: for lo (systemd raised it) and the boot NIC
+# (`inet manual`, up since the initramfs) only, it runs ifupdown's hook scripts and
+# holds network.target back, nothing else.
+NETWORKING = "networking"
 # upstream's list disables systemd-random-seed, which does nothing to a static unit; every
 # client loads the image's one seed and saves it to a tmpfs: masked, so it really is off
 MASK_SYSTEM = ("apt-daily", "apt-daily-upgrade", "rsyslog", "systemd-random-seed")
@@ -102,22 +107,6 @@ def mounts_nfs(fstab: str) -> bool:
     return False
 
 
-def raised_interfaces(ctx: PluginContext) -> set[str]:
-    """Interfaces ifupdown brings up at boot (`auto`/`allow-*` lines), lo excluded."""
-    names: set[str] = set()
-    files = [ctx.path("/etc/network/interfaces")]
-    extra = ctx.path("/etc/network/interfaces.d")
-    if extra.is_dir():
-        files += sorted(extra.iterdir())
-    for path in files:
-        text = path.read_text(errors="replace") if path.is_file() else ""
-        for line in text.splitlines():
-            words = line.split("#", 1)[0].split()
-            if words and (words[0] == "auto" or words[0].startswith("allow-")):
-                names.update(words[1:])
-    return names - {"lo"}
-
-
 def wanted(
     defaults: tuple[str, ...] | list[str], extra: list[str], keep: set[str], real: dict[str, str]
 ) -> list[str]:
@@ -136,7 +125,9 @@ class Services(Plugin, name="services", order=95):
     Upstream's lists (apt timers, unattended-upgrades, rsyslog, ssh, the NFS
     client services unless /etc/fstab has an NFS line, ...), what a diskless
     client would only wait for (the wait-online services, e2scrub_reap, and
-    ifupdown-pre's udev settle when ifupdown raises no NIC but the boot NIC) plus
+    when ifupdown raises no NIC but the boot NIC: ifupdown-pre's udev settle,
+    and networking.service if its `ifup -a` finds only lo and the boot NIC
+    as `inet manual`) plus
     DISABLE_/MASK_ SYSTEM_/SESSION_ SERVICES, minus KEEP_SYSTEM_/SESSION_SERVICES.
     A kept unit is kept under all its names: KEEP_SYSTEM_SERVICES=rpcbind
     also keeps Debian's `portmap` alias. Units are acted on as files.
@@ -177,8 +168,7 @@ class Services(Plugin, name="services", order=95):
         defaults = (*DISABLE_SYSTEM, *NOT_WAITED_FOR, *nfs)
         extra_disable = _words(ctx, "DISABLE_SYSTEM_SERVICES")
         extra_mask = _words(ctx, "MASK_SYSTEM_SERVICES")
-        settle = raised_interfaces(ctx) - {ctx.facts.device}
-        mask_defaults = (*MASK_SYSTEM, *(() if settle else (IFUPDOWN_PRE,)))
+        mask_defaults = (*MASK_SYSTEM, *self._idle_ifupdown(ctx))
         names = [*defaults, *extra_disable, *mask_defaults, *extra_mask]
         units = unitaliases.UnitNames(ctx.root)
         real = {n: units.real_unit(n) for n in names}
@@ -201,6 +191,19 @@ class Services(Plugin, name="services", order=95):
         for name in masked:
             ctx.mask_unit(real[name])
         log.info("disabled: %s; masked: %s", " ".join(disabled) or "-", " ".join(masked) or "-")
+
+    @staticmethod
+    def _idle_ifupdown(ctx: PluginContext) -> tuple[str, ...]:
+        """ifupdown's boot units that have nothing to do for this configuration."""
+        config = read_interfaces(ctx.root)
+        for problem in config.unknown:
+            log.info("ifupdown's boot units kept: cannot judge %s", problem)
+        device = ctx.facts.device
+        settle = config.unknown or config.others(device)
+        return (
+            *(() if settle else (IFUPDOWN_PRE,)),
+            *((NETWORKING,) if config.ifup_all_is_idle(device) else ()),
+        )
 
     def _session(self, ctx: PluginContext) -> None:
         extra_disable = _words(ctx, "DISABLE_SESSION_SERVICES")

@@ -9,6 +9,7 @@ import pytest
 from goldentree import FACTS, SCHOOL_PACKAGES, FakeRoot, apply_plugin, client_config
 
 from ltsp_client.plugins.fstab import Fstab
+from ltsp_client.plugins.ifupdown import Ifupdown
 from ltsp_client.plugins.services import Services
 
 RPCBIND_LINKS = {
@@ -169,6 +170,7 @@ def test_a_diskless_client_does_not_wait_for_the_network_or_e2scrub(
     changes = desktop.changes_since(before)
     assert {k: v for k, v in changes.items() if k in WAITS} == WAITS
     assert changes["etc/systemd/system/ifupdown-pre.service"] == "-> /dev/null"
+    assert changes["etc/systemd/system/networking.service"] == "-> /dev/null"
 
 
 def test_ifupdown_settles_for_another_nic_and_keep_wins(desktop: FakeRoot, tmp_path: Path) -> None:
@@ -189,3 +191,67 @@ def test_ifupdown_settles_for_another_nic_and_keep_wins(desktop: FakeRoot, tmp_p
         Services, desktop, client_config(tmp_path, "[clients]\nKEEP_SYSTEM_SERVICES=ifupdown-pre\n")
     )
     assert "etc/systemd/system/ifupdown-pre.service" not in desktop.changes_since(before)
+
+
+NETWORKING = "etc/systemd/system/networking.service"
+
+
+def test_networking_is_masked_after_the_ifupdown_plugin(desktop: FakeRoot, tmp_path: Path) -> None:
+    """`ifup -a` for lo and the `inet manual` boot NIC only: nothing for it to do."""
+    desktop.write(
+        "/etc/network/interfaces",
+        "source /etc/network/interfaces.d/*\nauto lo\niface lo inet loopback\n"
+        "\nauto ens3\niface ens3 inet dhcp\n",
+    )
+    config = client_config(tmp_path, "[clients]\n")
+    before = desktop.tree()
+    apply_plugin(Ifupdown, desktop, config)
+    apply_plugin(Services, desktop, config)
+    changes = desktop.changes_since(before)
+    assert changes[NETWORKING] == "-> /dev/null"
+    assert changes["etc/systemd/system/ifupdown-pre.service"] == "-> /dev/null"
+
+
+def test_networking_kept_when_ifup_has_work_or_when_asked(
+    desktop: FakeRoot, tmp_path: Path
+) -> None:
+    none = client_config(tmp_path, "[clients]\n")
+    for text in (
+        # the image's own file kept (OMIT_FUNCTIONS=config_ifupdown): dhclient on the boot NIC
+        "auto lo\niface lo inet loopback\nauto ens3\niface ens3 inet dhcp\n",
+        interfaces(FACTS.device) + "  post-up ethtool -K ens3 tso off\n",
+        interfaces(FACTS.device) + "\nauto ens4\niface ens4 inet static\n  address 10.1.1.2/24\n",
+        interfaces(FACTS.device) + "\nmapping ens*\n  script /usr/local/sbin/map\n",
+    ):
+        desktop.write("/etc/network/interfaces", text)
+        before = desktop.tree()
+        apply_plugin(Services, desktop, none)
+        assert NETWORKING not in desktop.changes_since(before), text
+    desktop.write("/etc/network/interfaces", interfaces(FACTS.device))
+    desktop.write("/etc/network/interfaces.d/wifi", "allow-hotplug wlan0\niface wlan0 inet dhcp\n")
+    before = desktop.tree()
+    apply_plugin(Services, desktop, none)
+    changes = desktop.changes_since(before)
+    assert changes[NETWORKING] == "-> /dev/null"  # wlan0 is udev's ifup@wlan0, not `ifup -a`
+    assert "etc/systemd/system/ifupdown-pre.service" not in changes  # which needs the settle
+    (desktop.path / NETWORKING).unlink()
+    before = desktop.tree()
+    keep = client_config(tmp_path, "[clients]\nKEEP_SYSTEM_SERVICES=networking\n")
+    apply_plugin(Services, desktop, keep)
+    assert NETWORKING not in desktop.changes_since(before)
+
+
+def test_no_unit_needs_networking_or_ifupdown_pre(
+    desktop: FakeRoot, debroot: Callable[..., Path]
+) -> None:
+    """What masking them breaks: a unit that requires them, or is ordered after them."""
+    school = FakeRoot(debroot(*SCHOOL_PACKAGES, name="school"))
+    needing = []
+    for root in (desktop, school):
+        for unit in sorted((root.path / "usr/lib/systemd/system").iterdir()):
+            if unit.is_file() and unit.name not in ("networking.service", "ifupdown-pre.service"):
+                for line in unit.read_text(errors="replace").splitlines():
+                    key, _, value = line.partition("=")
+                    if {"networking.service", "ifupdown-pre.service"} & set(value.split()):
+                        needing.append(f"{unit.name}: {key}")
+    assert needing == []
