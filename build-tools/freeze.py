@@ -132,7 +132,10 @@ def build(out: Path, install_dir: str) -> None:
             str(SPEC),
             # the spec's collect_submodules("ltsp_client") imports it in a subprocess: from
             # this checkout, not from an installed copy or the cwd (the arm64 chroot has none)
-            env={**os.environ, "PYTHONPATH": str(ROOT)},
+            # modules stored, not deflated: inflating them was 8-9% of every start's
+            # instructions (callgrind), paid under emulation too; the .deb and the
+            # squashfs image compress the tree anyway (docs/benchmarks.md)
+            env={**os.environ, "PYTHONPATH": str(ROOT), "PYINSTALLER_ZLIB_COMPRESSION_LEVEL": "0"},
         )
         tree = staging / "ltsp"
         bundle_glibc(tree, install_dir)
