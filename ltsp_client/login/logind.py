@@ -1,43 +1,28 @@
 """logind and systemd over the system D-Bus: the only dbus-next user.
 
 Sessions are followed with logind's signals (SessionRemoved, UserRemoved),
-never by polling; the deferred unmount runs as a transient systemd service
-(StartTransientUnit), so logind neither waits for it nor kills it with the
-session. Plain messages, no introspection: one round trip per call.
+never by polling. Plain messages, no introspection: one round trip per call.
+(The transient units are started by sysbus.py, without dbus-next.)
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from dbus_next.aio.message_bus import MessageBus
 from dbus_next.constants import BusType, MessageType
 from dbus_next.message import Message
-from dbus_next.signature import Variant
 
-from ltsp_client.errors import LtspError
+from ltsp_client.login.sysbus import BusError
 
 LOGIN1 = "org.freedesktop.login1"
 LOGIN1_PATH = "/org/freedesktop/login1"
 LOGIN1_MANAGER = "org.freedesktop.login1.Manager"
 LOGIN1_SESSION = "org.freedesktop.login1.Session"
-SYSTEMD1 = "org.freedesktop.systemd1"
-SYSTEMD1_PATH = "/org/freedesktop/systemd1"
-SYSTEMD1_MANAGER = "org.freedesktop.systemd1.Manager"
 PROPERTIES = "org.freedesktop.DBus.Properties"
 NO_SUCH_USER = "org.freedesktop.login1.NoSuchUser"
-UNIT_EXISTS = "org.freedesktop.systemd1.UnitExists"
-
-
-class BusError(LtspError):
-    """A D-Bus call failed; `name` is the D-Bus error name."""
-
-    def __init__(self, message: str, name: str) -> None:
-        super().__init__(message, hint="is systemd-logind running on the client?")
-        self.name = name
 
 
 async def _connect() -> MessageBus:
@@ -47,7 +32,6 @@ async def _connect() -> MessageBus:
 
 Target = tuple[str, str, str]  # bus name, object path, interface
 LOGIND: Target = (LOGIN1, LOGIN1_PATH, LOGIN1_MANAGER)
-SYSTEMD: Target = (SYSTEMD1, SYSTEMD1_PATH, SYSTEMD1_MANAGER)
 BUS: Target = ("org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus")
 
 
@@ -164,28 +148,3 @@ async def _terminals(uid: int) -> list[Terminal]:
 def terminals(uid: int) -> list[Terminal]:
     """The TTYs and displays of the user's sessions."""
     return asyncio.run(_terminals(uid))
-
-
-async def _start(name: str, argv: Sequence[str], description: str) -> bool:
-    bus = await _connect()
-    properties = [
-        ["Description", Variant("s", description)],
-        ["ExecStart", Variant("a(sasb)", [[argv[0], list(argv), False]])],
-        ["CollectMode", Variant("s", "inactive-or-failed")],
-    ]
-    try:
-        await _call(
-            bus, SYSTEMD, "StartTransientUnit", "ssa(sv)a(sa(sv))", name, "fail", properties, [],
-        )  # fmt: skip
-    except BusError as err:
-        if err.name == UNIT_EXISTS:
-            return False
-        raise
-    finally:
-        bus.disconnect()  # type: ignore[no-untyped-call]
-    return True
-
-
-def start_transient_service(name: str, argv: Sequence[str], description: str) -> bool:
-    """Start `argv` as the transient service NAME; False if that unit already runs."""
-    return asyncio.run(_start(name, argv, description))

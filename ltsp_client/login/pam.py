@@ -222,11 +222,11 @@ def close_session(login: Login, account: Account) -> int:
 
 def _start_unit(login: Login, account: Account, job: str, option: str, what: str) -> bool:
     """Run `ltsp login OPTION USER` as a transient service; False if it runs already."""
-    from ltsp_client.login import logind  # D-Bus only here: not on the auth path
+    from ltsp_client.login import sysbus  # D-Bus only here: not on the auth path
 
     root = ["--root", str(login.root)] if login.root != Path("/") else []
     argv = [*own_command(), "login", *root, option, account.name]
-    return logind.start_transient_service(unit_name(account.name, job), argv, f"ltsp: {what}")
+    return sysbus.start_transient_service(unit_name(account.name, job), argv, f"ltsp: {what}")
 
 
 def unmount_after_logout(login: Login, account: Account) -> int:
