@@ -152,3 +152,32 @@ def test_started_as_init_through_a_symlink_it_runs_the_init_applet(
     proc = at_fixed_path(tree, str(tmp_path / "init"))
     assert proc.returncode == 1
     assert "ltsp init: refusing to run: not pid 1" in proc.stderr
+
+
+# the runtime hook in a plain interpreter: how many @dataclass methods does importing
+# the login applet compile? (exec() of a str raises the "compile" audit event;
+# namedtuple's one-line lambdas are left out: compiling them is cheap)
+COUNT_COMPILES = """
+import sys
+compiled = []
+sys.addaudithook(lambda event, args: event == "compile" and compiled.append(args[:2]))
+if sys.argv[1:]:
+    sys._MEIPASS = sys.argv[1]
+    exec(compile(open(sys.argv[2]).read(), sys.argv[2], "exec"), {"__name__": "hook"})
+import ltsp_client.login.pam
+print(sum(1 for source, name in compiled if name == "<string>" and b"lambda" not in source[:6]))
+"""
+
+
+def test_dataclass_methods_come_precompiled(tree: Path) -> None:
+    hook = ROOT / "build-tools" / "rthook_dataclass_code.py"
+
+    def compiles(*hook_args: str) -> int:
+        proc = subprocess.run(
+            ["python3", "-c", COUNT_COMPILES, *hook_args],
+            capture_output=True, text=True, cwd=ROOT, check=True,
+        )  # fmt: skip
+        return int(proc.stdout)
+
+    assert compiles() > 30  # every @dataclass compiles its methods
+    assert compiles(str(tree / "_internal"), str(hook)) == 0
