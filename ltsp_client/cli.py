@@ -93,6 +93,11 @@ APPLETS: dict[str, AppletInfo] = {
 # hooks themselves, once, on the pid-1 path; `ltsp config` diagnoses ltsp.conf and
 # must work when it is broken. Every other applet gets both from the dispatcher.
 SELF_CONFIGURED = frozenset({"init", "initrd-bottom", "config"})
+# `ltsp login` runs at every PAM step of every login, as upstream's standalone pamltsp:
+# its settings come from /etc/ltsp/login.json (the pam plugin writes it at boot), so it
+# reads no ltsp.conf and runs no PRE/POST_LOGIN hooks (about 40 M instructions a
+# start, docs/benchmarks.md)
+STANDALONE = frozenset({"login"})
 
 GLOBAL_DIR_OPTIONS = {
     "-b": "BASE_DIR",
@@ -215,7 +220,7 @@ def main(argv: Sequence[str] | None = None, *, host: Host | None = None) -> int:
         ctx = Context.from_environment(chosen, settings, host.environ)
         if help_asked:
             return entry(ctx, ["--help"])
-        if chosen in SELF_CONFIGURED or "--help" in rest or "-h" in rest:
+        if chosen in SELF_CONFIGURED | STANDALONE or "--help" in rest or "-h" in rest:
             return entry(ctx, rest)  # an applet's help needs no (maybe broken) ltsp.conf
         return run_applet(entry, ctx, rest, host)
     except LtspError as exc:

@@ -223,9 +223,9 @@ def test_boot_stages_and_config_evaluate_ltsp_conf_themselves(
     (host.etc_dir / "ltsp.conf").write_text('A="broken\n')
     calls: list[str] = []
     monkeypatch.setattr(cli, "resolve", lambda name: lambda ctx, args: calls.append(name) or 0)
-    for applet in ("init", "initrd-bottom", "config"):
+    for applet in ("init", "initrd-bottom", "config", "login"):
         assert cli.main([applet, "x"], host=host) == 0  # the dispatcher did not evaluate
-    assert calls == ["init", "initrd-bottom", "config"]
+    assert calls == ["init", "initrd-bottom", "config", "login"]
     assert cli.main(["info", "--help"], host=host) == 0  # --help needs no ltsp.conf
 
 
