@@ -10,9 +10,11 @@ The bootloader re-execs itself once, and an exec leaves qemu-user and valgrind:
 the environment it would set is given up front, so the emulated process is the
 Python one.
 
-Rows per tree: `ltsp --version`, and `ltsp login` as pam_exec runs it for the
-auth of a local user (every login pays this start; a server user's auth adds
-SSH). SSH rows: `ssh -s sftp` with ltsp login's options against a native sshd
+Rows per tree: `ltsp --version`; `ltsp login` as pam_exec runs it for the
+auth of a local user, on a client with a school's ltsp.conf (every PAM step
+of every login pays this start; a server user's auth adds SSH); `ltsp init
+--root DIR` (the pid-1 stage's plugins on a scratch root, then the exec of
+its init). SSH rows: `ssh -s sftp` with ltsp login's options against a native sshd
 on loopback (tests/login/sshserver.py), with OpenSSH's default key exchange
 and with ours (ltsp_client/login/ssh.py FAST_KEX).
 """
@@ -20,6 +22,7 @@ and with ours (ltsp_client/login/ssh.py FAST_KEX).
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import statistics
@@ -47,62 +50,103 @@ BOOTLOADER_ENV = {
 }
 
 
-def instructions(stderr: str) -> int:
-    match = re.search(r"I\s+refs:\s+([\d,]+)", stderr)
-    if match is None:
-        raise SystemExit(f"start_cost: no callgrind total in:\n{stderr[-2000:]}")
-    return int(match.group(1).replace(",", ""))
+def instructions(directory: Path) -> int:
+    """The callgrind total over every dump in directory (one is written before an exec)."""
+    total = 0
+    for dump in directory.iterdir():
+        match = re.search(r"^(?:summary|totals): (\d+)", dump.read_text(), re.MULTILINE)
+        total += int(match.group(1)) if match else 0
+    if not total:
+        raise SystemExit(f"start_cost: no callgrind totals in {directory}")
+    return total
 
 
 def measure(
     prefix: Sequence[str], argv: Sequence[str], env: dict[str, str], stdin: str, rounds: int
 ) -> tuple[float, int]:
     """(median seconds under qemu-user, callgrind instructions) of one command."""
+    data = stdin.encode()
     times = []
     for _ in range(rounds):
         start = time.monotonic()
         subprocess.run(
-            [*prefix, QEMU, *argv],
-            check=False,
-            input=stdin,
-            env=env,
-            capture_output=True,
-            text=True,
-        )
+            [*prefix, QEMU, *argv], check=False, input=data, env=env, capture_output=True
+        )  # fmt: skip
         times.append(time.monotonic() - start)
-    with tempfile.NamedTemporaryFile(suffix=".cg") as out:
-        grind = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out.name}"]
-        proc = subprocess.run(
-            [*prefix, *grind, *argv],
-            check=False,
-            input=stdin,
-            env=env,
-            capture_output=True,
-            text=True,
-        )
-    return statistics.median(times), instructions(proc.stderr)
+    with tempfile.TemporaryDirectory(prefix="callgrind-") as out:
+        # `init` ends in an exec of the real init: dump what ran before it
+        grind = ["valgrind", "--tool=callgrind", "--dump-before=execve"]
+        grind.append(f"--callgrind-out-file={out}/cg.out")
+        subprocess.run(
+            [*prefix, *grind, *argv], check=False, input=data, env=env, capture_output=True
+        )  # fmt: skip
+        return statistics.median(times), instructions(Path(out))
 
 
-def client_root(directory: Path) -> Path:
-    """A client root with one local user (root) and login settings."""
-    (directory / "etc/ltsp").mkdir(parents=True)
-    (directory / "etc/passwd").write_text("root:x:0:0:root:/root:/bin/sh\n")
-    (directory / "etc/shadow").write_text("root:!:19000:0:99999:7:::\n")
-    (directory / "etc/ltsp/login.json").write_text('{"ssh_server": "127.0.0.1"}\n')
-    return directory
+SCHOOL_CONF = """[server]
+NAT=1
+[common]
+TIMEZONE="Europe/Athens"
+[clients]
+PAM_AUTH_TYPE=Primary
+SSH_OPTIONS="-p 22"
+PASSWORDS_LAB="guest[0-9]*/"
+X_DPMS=0
+[52:54:00:12:34:56]
+HOSTNAME=teacher
+INCLUDE=teacher
+[teacher]
+RELOGIN=1
+"""
 
 
-def tree_rows(label: str, tree: Path, client: Path, rounds: int) -> list[tuple[str, float, int]]:
+def client_dirs(directory: Path) -> dict[str, str]:
+    """A client: a root with one local user (root) and login settings; /etc/ltsp with a
+    school's ltsp.conf; /run/ltsp with the client marker and the boot's cached facts."""
+    root = directory / "client"
+    (root / "etc/ltsp").mkdir(parents=True)
+    (root / "etc/passwd").write_text("root:x:0:0:root:/root:/bin/sh\n")
+    (root / "etc/shadow").write_text("root:!:19000:0:99999:7:::\n")
+    (root / "etc/ltsp/login.json").write_text('{"ssh_server": "127.0.0.1"}\n')
+    (directory / "etc").mkdir()
+    (directory / "etc/ltsp.conf").write_text(SCHOOL_CONF)
+    run = directory / "run"
+    run.mkdir()
+    (run / "client").touch()
+    nic = next(n for n in sorted(os.listdir("/sys/class/net")) if n != "lo")
+    mac = Path(f"/sys/class/net/{nic}/address").read_text().strip()
+    facts = {"device": nic, "ip_address": "10.0.2.15", "prefixlen": 24, "mac_address": mac}
+    facts |= {"gateway": "10.0.2.2", "hostname": "pc01", "ipconfig": {}}
+    (run / "facts.json").write_text(json.dumps(facts) + "\n")
+    init_root = directory / "init-root"
+    (init_root / "sbin").mkdir(parents=True)
+    (init_root / "sbin/init").write_text("#!/bin/sh\n")
+    (init_root / "sbin/init").chmod(0o755)
+    return {
+        "root": str(root),
+        "etc": str(directory / "etc"),
+        "run": str(run),
+        "init": str(init_root),
+    }
+
+
+def tree_rows(
+    label: str, tree: Path, dirs: dict[str, str], rounds: int
+) -> list[tuple[str, float, int]]:
     prefix = [str(ROOT / "build-tools/with-ltsp-at"), str(tree)]
     env = {**os.environ, **BOOTLOADER_ENV}
     login_env = {**env, "PAM_TYPE": "auth", "PAM_USER": "root"}
+    login_env |= {"LTSP_ETC_DIR": dirs["etc"], "LTSP_RUN_DIR": dirs["run"]}
     binary = "/usr/lib/ltsp/ltsp"
+    login = [binary, "login", "--root", dirs["root"]]
+    init = [binary, "init", "--root", dirs["init"], "--"]
     return [
         (f"{label}: ltsp --version", *measure(prefix, [binary, "--version"], env, "", rounds)),
         (
             f"{label}: ltsp login (auth, local user)",
-            *measure(prefix, [binary, "login", "--root", str(client)], login_env, "pw\n", rounds),
+            *measure(prefix, login, login_env, "pw\n", rounds),
         ),
+        (f"{label}: ltsp init --root DIR (plugins)", *measure(prefix, init, env, "", rounds)),
     ]
 
 
@@ -139,10 +183,10 @@ def main() -> int:
     trees = options.tree or [f"dist={ROOT / 'dist/ltsp'}"]
     rows: list[tuple[str, float, int]] = []
     with tempfile.TemporaryDirectory(prefix="ltsp-start-cost-") as tmp:
-        client = client_root(Path(tmp) / "client")
+        dirs = client_dirs(Path(tmp))
         for spec in trees:
             label, _, directory = spec.partition("=")
-            rows += tree_rows(label, Path(directory), client, options.rounds)
+            rows += tree_rows(label, Path(directory), dirs, options.rounds)
         if not options.no_ssh:
             rows += ssh_rows(Path(tmp), options.rounds)
     print(f"| command | qemu-user median s ({options.rounds} runs) | instructions (callgrind) |")
