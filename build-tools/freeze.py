@@ -55,7 +55,7 @@ def inputs_digest(install_dir: str) -> str:
     digest = hashlib.sha256()
     files = sorted((ROOT / "ltsp_client").rglob("*.py"))
     files += [SPEC, HERE / "rthook_no_ssl.py", Path(__file__).resolve()]
-    files += [HERE / "rthook_dataclass_code.py", HERE / "dataclass_code.py"]
+    files += [HERE / "rthook_startup_code.py", HERE / "startup_code.py"]
     for path in files:
         digest.update(str(path.relative_to(ROOT)).encode() + b"\0" + path.read_bytes())
     digest.update(sys.version.encode() + install_dir.encode())

@@ -170,7 +170,7 @@ print(sum(1 for source, name in compiled if name == "<string>" and b"lambda" not
 
 
 def test_dataclass_methods_come_precompiled(tree: Path) -> None:
-    hook = ROOT / "build-tools" / "rthook_dataclass_code.py"
+    hook = ROOT / "build-tools" / "rthook_startup_code.py"
 
     def compiles(*hook_args: str) -> int:
         proc = subprocess.run(
@@ -181,3 +181,24 @@ def test_dataclass_methods_come_precompiled(tree: Path) -> None:
 
     assert compiles() > 30  # every @dataclass compiles its methods
     assert compiles(str(tree / "_internal"), str(hook)) == 0
+
+
+# every recorded regex gives the pattern the compiler gives (Pattern == compares the
+# flags and the compiled code)
+SAME_REGEXES = """
+import marshal, re, sys
+table = marshal.load(open(sys.argv[1], "rb"))["re"]
+sre = re._compiler._sre
+differ = [key for key, args in table.items()
+          if sre.compile(key[0], *marshal.loads(args)) != re._compiler.compile(*key)]
+print(len(table), len(differ))
+"""
+
+
+def test_recorded_regexes_compile_as_the_compiler_does(tree: Path) -> None:
+    table = tree / "_internal" / "startup_code.bin"
+    proc = subprocess.run(
+        ["python3", "-c", SAME_REGEXES, str(table)], capture_output=True, text=True, check=True
+    )
+    recorded, differ = map(int, proc.stdout.split())
+    assert recorded > 50 and differ == 0
