@@ -16,7 +16,10 @@ UNIT_TEXT = f"""\
 Description=LTSP startup tasks
 # NFS mounts first, for their read-ahead; network-online.target is not pulled in:
 # the boot NIC is up since the initramfs, and wait-online services only delay the boot.
-After=network-online.target remote-fs.target home.mount
+# After the boot's targets: neither logins nor the display manager wait for these
+# tasks, and the binary's start does not compete with dbus and NetworkManager for
+# the CPU and the network root while they start.
+After=network-online.target remote-fs.target home.mount multi-user.target graphical.target
 
 [Service]
 # exec, not oneshot: multi-user.target does not wait for these tasks; and they

@@ -51,6 +51,8 @@ def test_multi_user_does_not_wait_for_the_tasks() -> None:
     service = UNIT_TEXT.split("[Service]")[1].split("[Install]")[0]
     assert "\nType=exec\n" in service and "RemainAfterExit=yes" in service
     assert "\nNice=19\n" in service  # never in the way of the units the boot waits for
+    after = UNIT_TEXT.split("\nAfter=")[1].split("\n")[0].split()
+    assert {"multi-user.target", "graphical.target"} <= set(after)  # started once they are
 
 
 def test_not_needed_without_our_binary(debroot: Callable[..., Path], tmp_path: Path) -> None:
