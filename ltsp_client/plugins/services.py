@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 
-from ltsp_client.pluginkit import Param, Plugin, PluginContext, unitaliases
+from ltsp_client.pluginkit import Param, Plugin, PluginContext, sysusers, unitaliases
 from ltsp_client.pluginkit.interfaces import read_interfaces
 
 log = logging.getLogger(__name__)
@@ -82,6 +82,9 @@ IFUPDOWN_PRE = "ifupdown-pre"
 # (`inet manual`, up since the initramfs) only, it runs ifupdown's hook scripts and
 # holds network.target back, nothing else.
 NETWORKING = "networking"
+# Debian has no /etc/.updated, so systemd-sysusers runs at every boot, before
+# sysinit.target, although the image's packages created their users when installed.
+SYSUSERS = "systemd-sysusers"
 # upstream's list disables systemd-random-seed, which does nothing to a static unit; every
 # client loads the image's one seed and saves it to a tmpfs: masked, so it really is off
 MASK_SYSTEM = ("apt-daily", "apt-daily-upgrade", "rsyslog", "systemd-random-seed")
@@ -127,7 +130,8 @@ class Services(Plugin, name="services", order=95):
     client would only wait for (the wait-online services, e2scrub_reap, and
     when ifupdown raises no NIC but the boot NIC: ifupdown-pre's udev settle,
     and networking.service if its `ifup -a` finds only lo and the boot NIC
-    as `inet manual`) plus
+    as `inet manual`; systemd-sysusers when the image has every user and
+    group it declares) plus
     DISABLE_/MASK_ SYSTEM_/SESSION_ SERVICES, minus KEEP_SYSTEM_/SESSION_SERVICES.
     A kept unit is kept under all its names: KEEP_SYSTEM_SERVICES=rpcbind
     also keeps Debian's `portmap` alias. Units are acted on as files.
@@ -168,7 +172,7 @@ class Services(Plugin, name="services", order=95):
         defaults = (*DISABLE_SYSTEM, *NOT_WAITED_FOR, *nfs)
         extra_disable = _words(ctx, "DISABLE_SYSTEM_SERVICES")
         extra_mask = _words(ctx, "MASK_SYSTEM_SERVICES")
-        mask_defaults = (*MASK_SYSTEM, *self._idle_ifupdown(ctx))
+        mask_defaults = (*MASK_SYSTEM, *self._idle_ifupdown(ctx), *self._idle_sysusers(ctx))
         names = [*defaults, *extra_disable, *mask_defaults, *extra_mask]
         units = unitaliases.UnitNames(ctx.root)
         real = {n: units.real_unit(n) for n in names}
@@ -204,6 +208,14 @@ class Services(Plugin, name="services", order=95):
             *(() if settle else (IFUPDOWN_PRE,)),
             *((NETWORKING,) if config.ifup_all_is_idle(device) else ()),
         )
+
+    @staticmethod
+    def _idle_sysusers(ctx: PluginContext) -> tuple[str, ...]:
+        """systemd-sysusers when every user and group of sysusers.d exists already."""
+        todo = sysusers.pending(ctx.root)
+        if todo:
+            log.info("%s kept: it would create %s", SYSUSERS, ", ".join(todo[:5]))
+        return () if todo else (SYSUSERS,)
 
     def _session(self, ctx: PluginContext) -> None:
         extra_disable = _words(ctx, "DISABLE_SESSION_SERVICES")

@@ -58,10 +58,11 @@ KNOWN_DIFFERENCES: dict[str, str] = {
     " upstream links a mask for it anyway, ours masks only units the image has",
     r"(etc/systemd/system/((multi-user|network-online)\.target\.wants/)?|unit )(e2scrub_reap"
     r"|NetworkManager-wait-online|systemd-networkd-wait-online|ifupdown-wait-online"
-    r"|ifupdown-pre|networking|systemd-random-seed)"
+    r"|ifupdown-pre|networking|systemd-random-seed|systemd-sysusers)"
     r"\.service": "services plugin: a diskless client does not wait for the network to come"
     " online, nor for e2scrub_reap, a udev settle or `ifup -a` for the boot NIC;"
-    " systemd-random-seed masked (upstream's disable does nothing to it; docs/compatibility.md)",
+    " systemd-random-seed masked (upstream's disable does nothing to it), systemd-sysusers"
+    " masked when it has no user to create (docs/compatibility.md)",
 }
 
 

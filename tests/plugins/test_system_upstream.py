@@ -64,6 +64,8 @@ KNOWN = {
     "etc/systemd/system-generators/systemd-gpt-auto-generator": "masked, not deleted",
     # upstream's disable of this static unit does nothing; ours masks it
     "etc/systemd/system/systemd-random-seed.service": "masked",
+    # not upstream's: nothing for it to create (every sysusers.d user exists)
+    "etc/systemd/system/systemd-sysusers.service": "masked",
     # no mask for a unit the image lacks
     "etc/systemd/system/cups-browsed.service": "not installed",
     # systemctl removed the emptied .wants directory; we remove the links in it
