@@ -48,8 +48,10 @@ KNOWN_DIFFERENCES: dict[str, str] = {
     " drop-in instead of an edit of logind.conf",
     r"etc/systemd/(journald|system|user)\.conf(\.d|\.d/ltsp\.conf)?": "systemd plugin: drop-ins"
     " instead of regex edits of the main files (upstream's regex misses keys at column 0)",
-    r"etc/systemd/system-generators(/systemd-gpt-auto-generator)?": "systemd plugin: the"
-    " generator masked by a /dev/null link in /etc instead of deleted from /usr/lib",
+    r"etc/systemd/system-generators(/systemd-(gpt-auto|cryptsetup|veritysetup|integritysetup)"
+    r"-generator)?": "systemd plugin: gpt-auto"
+    " masked by a /dev/null link in /etc instead of deleted from /usr/lib; the volume generators"
+    " masked when the client has no such volume",
     r"etc/tmpfiles\.d(/systemd\.conf)?": "systemd plugin: an /etc/tmpfiles.d override instead of"
     " an edit of /usr/lib/tmpfiles.d/systemd.conf",
     r"etc/systemd/system/(multi-user\.target\.wants/)?ltsp\.service": "ltsp-service plugin: our"

@@ -62,6 +62,9 @@ KNOWN = {
     "etc/tmpfiles.d/systemd.conf": "override in /etc",
     "usr/lib/systemd/system-generators/systemd-gpt-auto-generator": "masked, not deleted",
     "etc/systemd/system-generators/systemd-gpt-auto-generator": "masked, not deleted",
+    "etc/systemd/system-generators/systemd-cryptsetup-generator": "masked: no volume",
+    "etc/systemd/system-generators/systemd-veritysetup-generator": "masked: no volume",
+    "etc/systemd/system-generators/systemd-integritysetup-generator": "masked: no volume",
     # upstream's disable of this static unit does nothing; ours masks it
     "etc/systemd/system/systemd-random-seed.service": "masked",
     # not upstream's: nothing for it to create (every sysusers.d user exists)

@@ -20,7 +20,12 @@ DROPINS = {
     "etc/systemd/user.conf.d/ltsp.conf": "# Faster shutdown of a diskless client\n"
     "[Manager]\nDefaultTimeoutStopSec=10s\n",
     "etc/systemd/system-generators/systemd-gpt-auto-generator": "-> /dev/null",
+    # no crypttab, veritytab or integritytab entry, no luks/verity option on the command line
+    "etc/systemd/system-generators/systemd-cryptsetup-generator": "-> /dev/null",
+    "etc/systemd/system-generators/systemd-veritysetup-generator": "-> /dev/null",
+    "etc/systemd/system-generators/systemd-integritysetup-generator": "-> /dev/null",
 }
+GENERATORS = "etc/systemd/system-generators/systemd-"
 
 
 def effective(root: Path, config: str, key: str) -> str:
@@ -84,3 +89,20 @@ def test_an_admin_tmpfiles_override_stays(root: FakeRoot, tmp_path: Path) -> Non
 
 def test_not_needed_without_systemd(fake_root: FakeRoot, tmp_path: Path) -> None:
     assert apply_plugin(Systemd, fake_root, client_config(tmp_path, "[clients]\n")) is None
+
+
+def test_volume_generators_stay_when_they_have_work(root: FakeRoot, tmp_path: Path) -> None:
+    root.write("/etc/crypttab", "# <target name> <source device> <key file> <options>\n")
+    root.write("/etc/integritytab", "data /dev/sdb1 - -\n")
+    root.write("/proc/cmdline", "root=/dev/nbd0 roothash=0123abcd quiet\n")
+    before = root.tree()
+    apply_plugin(Systemd, root, client_config(tmp_path, "[clients]\n"))
+    changes = root.changes_since(before)
+    assert changes[f"{GENERATORS}cryptsetup-generator"] == "-> /dev/null"  # only a comment
+    assert f"{GENERATORS}veritysetup-generator" not in changes  # roothash=
+    assert f"{GENERATORS}integritysetup-generator" not in changes  # an entry
+    root.write("/proc/cmdline", "root=/dev/nbd0 rd.luks.uuid=1234\n")
+    (root.path / f"{GENERATORS}cryptsetup-generator").unlink()
+    before = root.tree()
+    apply_plugin(Systemd, root, client_config(tmp_path, "[clients]\n"))
+    assert f"{GENERATORS}cryptsetup-generator" not in root.changes_since(before)
