@@ -185,16 +185,30 @@ def open_session(login: Login, account: Account) -> int:
                     return status
     if account.kind is not Kind.LOCAL and homes.mount_type(home) == homes.SSHFS:
         try:
+            _own_scope(account, home)
             _start_unit(login, account, "watch", "--watch-home", f"watch {home} in sessions")
         except (LtspError, OSError) as err:  # the session works without it
             log.warning("%s: cannot watch the SSHFS home: %s", account.name, err)
     return 0
 
 
-def unit_name(user: str, job: str = "unmount") -> str:
-    """A systemd unit name for one of the user's services (systemd-escape style)."""
+def unit_name(user: str, job: str = "unmount", kind: str = "service") -> str:
+    """A systemd unit name for one of the user's units (systemd-escape style)."""
     safe = "".join(c if c.isalnum() or c in "_." else f"\\x{ord(c):02x}" for c in user)
-    return f"ltsp-login-{job}-{safe}.service"
+    return f"ltsp-login-{job}-{safe}.{kind}"
+
+
+def _own_scope(account: Account, home: Path) -> None:
+    """Move the home's sshfs and its ssh into a scope of their own, out of the unit of the
+    program that logged in: a getty's service ends at logout, and systemd kills what is
+    left in it, though another session may still use the home."""
+    from ltsp_client.login import sysbus, watch
+
+    pid = watch.sshfs_pid(home)
+    if pid is not None:
+        scope = unit_name(account.name, "sshfs", "scope")
+        pids = [pid, *watch.sftp_ssh(pid, account.name)]
+        sysbus.start_transient_scope(scope, pids, f"ltsp: sshfs of {home}")
 
 
 def own_command() -> list[str]:

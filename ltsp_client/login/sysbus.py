@@ -218,9 +218,20 @@ UNIT_EXISTS = "org.freedesktop.systemd1.UnitExists"
 def start_transient_service(name: str, argv: Sequence[str], description: str) -> bool:
     """Start `argv` as the transient service NAME (collected when it ends, so logind
     neither waits for it nor kills it with the session); False if that unit already runs."""
+    return _start_unit(
+        name, description, ("ExecStart", ("a(sasb)", [(argv[0], list(argv), False)]))
+    )
+
+
+def start_transient_scope(name: str, pids: Sequence[int], description: str) -> bool:
+    """Move the running `pids` into the new transient scope NAME; False if it exists."""
+    return _start_unit(name, description, ("PIDs", ("au", list(pids))))
+
+
+def _start_unit(name: str, description: str, what: tuple[str, tuple[str, Any]]) -> bool:
     properties = [
         ("Description", ("s", description)),
-        ("ExecStart", ("a(sasb)", [(argv[0], list(argv), False)])),
+        what,
         ("CollectMode", ("s", "inactive-or-failed")),
     ]
     try:

@@ -46,6 +46,29 @@ def sshfs_pid(home: Path, proc: Path = Path("/proc")) -> int | None:
     return None
 
 
+def sftp_ssh(sshfs: int, user: str, proc: Path = Path("/proc")) -> list[int]:
+    """The ssh that sshfs talks to. sshfs starts it before it daemonizes, so it is not
+    sshfs's child: it is the `ssh ... USER@host ... sftp` in sshfs's cgroup."""
+    try:
+        cgroup = (proc / str(sshfs) / "cgroup").read_bytes()
+    except OSError:
+        return []
+    login = user.encode() + b"@"
+    found = []
+    for entry in proc.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            argv = (entry / "cmdline").read_bytes().rstrip(b"\0").split(b"\0")
+            same = (entry / "cgroup").read_bytes() == cgroup
+        except OSError:
+            continue  # exited meanwhile
+        ssh = os.path.basename(argv[0]) == b"ssh" and b"sftp" in argv
+        if same and ssh and any(arg.startswith(login) for arg in argv):
+            found.append(int(entry.name))
+    return found
+
+
 def wait_exit(pid: int) -> None:
     """Block until the process exits (a pidfd turns readable); at once if it is gone."""
     try:

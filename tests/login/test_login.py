@@ -23,7 +23,7 @@ import pytest
 import sshserver
 from sshserver import ALICE, BOB, KIOSK
 
-from ltsp_client.login import homes, pam
+from ltsp_client.login import homes, pam, watch
 from ltsp_client.login.account import lookup
 from ltsp_client.login.settings import LoginSettings
 from ltsp_client.run import Result, run
@@ -179,7 +179,14 @@ def test_stored_password_mounts_at_session_open(
         assert kiosk.stored == KIOSK.password
         assert pam.open_session(lg, kiosk) == 0
         assert sshfs_mounts(client / "home/kiosk") == 1
-        assert [name for name, _ in system.systemd1.started] == ["ltsp-login-watch-kiosk.service"]
+        started = dict(system.systemd1.started)
+        assert list(started) == ["ltsp-login-sshfs-kiosk.scope", "ltsp-login-watch-kiosk.service"]
+        # sshfs leaves the unit of the program that logged in (a getty's ends at logout)
+        sshfs = watch.sshfs_pid(client / "home/kiosk")
+        assert sshfs is not None
+        (ssh,) = watch.sftp_ssh(sshfs, "kiosk")
+        assert Path(f"/proc/{ssh}/exe").resolve().name == "ssh"
+        assert dict(started["ltsp-login-sshfs-kiosk.scope"])["PIDs"] == [sshfs, ssh]
 
 
 def kill_sshfs(home: Path) -> None:
