@@ -1,13 +1,18 @@
 #!/usr/bin/env python3
-"""What `ltsp login` adds to a login: SSH password check + SSHFS mount, against loopback sshd.
+"""What `ltsp login` adds to a login: SSH password check + SSHFS mount.
 
-    python3 benchmarks/login_time.py [--rounds N]
+    python3 benchmarks/login_time.py [--rounds N]          # loopback sshd, no VM
+    /work/wt/qemu-slot --both python3 benchmarks/login_time.py --lab [--rounds N]
 
-Runs as root (mounts). Per round, as pam_exec would: `ltsp login` (PAM_TYPE=auth,
-the password on stdin) for a server user whose home is not mounted (sshfs mount),
-again for a second session (ssh check only), and a wrong password. The process
-is `python3 -m ltsp_client` (the frozen binary starts faster). A local login runs
-nothing of ours (pam_unix only), so these times are the whole difference.
+Runs as root (mounts). Loopback: per round, as pam_exec would, `ltsp login`
+(PAM_TYPE=auth, the password on stdin) for a server user whose home is not
+mounted (sshfs mount), again for a second session (ssh check only), and a wrong
+password; the process is `python3 -m ltsp_client`.
+
+--lab: boots the user lab's client (qemu-tests/lab/userlab.py: our frozen
+binary, the image's real PAM stack, logind, the lab server's sshd) and times
+whole logins (`pamtester ... authenticate open_session close_session`) of a
+local user and of a server user, alternating (qemu-tests/lab/logintime.py).
 """
 
 from __future__ import annotations
@@ -27,10 +32,36 @@ sys.path.insert(0, str(ROOT / "tests/login"))
 import sshserver  # noqa: E402
 
 
+def lab(rounds: int) -> None:
+    sys.path.insert(0, str(ROOT / "qemu-tests"))
+    from lab.logintime import LOCAL, SERVER, time_logins
+    from lab.userlab import ALICE, user_lab
+
+    with user_lab("login-time") as booted, booted.shell() as shell:
+        load = os.getloadavg()
+        times = time_logins(shell, booted.homes / ALICE.name, rounds=rounds)
+        print(f"host load average before {load[0]:.2f}, after {os.getloadavg()[0]:.2f} (1 min)")
+    report(times)
+    added = statistics.median(times[SERVER]) - statistics.median(times[LOCAL])
+    print(f"{'added by a server login':<28} median {added:.2f} s")
+
+
+def report(times: dict[str, list[float]]) -> None:
+    for label, values in times.items():
+        median = statistics.median(values)
+        spread = f"min {min(values):.2f}, max {max(values):.2f}, n={len(values)}"
+        print(f"{label:<28} median {median:.2f} s  ({spread})")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rounds", type=int, default=5)
-    rounds = parser.parse_args().rounds
+    parser.add_argument("--lab", action="store_true", help="in a QEMU lab client (minutes)")
+    options = parser.parse_args()
+    if options.lab:
+        lab(options.rounds)
+        return 0
+    rounds = options.rounds
     user = sshserver.TestUser("bench", "bench pw", 41900)
     with tempfile.TemporaryDirectory(prefix="ltsp-login-bench-") as tmp:
         server = sshserver.start(Path(tmp) / "sshd", [user])
@@ -62,10 +93,7 @@ def main() -> int:
                                    capture_output=True)  # fmt: skip
                     times[label].append(time.monotonic() - start)
                 subprocess.run(["fusermount3", "-u", str(home)], check=False)
-            for label, values in times.items():
-                median = statistics.median(values)
-                spread = f"min {min(values):.2f}, max {max(values):.2f}, n={len(values)}"
-                print(f"{label:<24} median {median:.2f} s  ({spread})")
+            report(times)
         finally:
             server.stop()
     return 0

@@ -1,170 +1,203 @@
 """Server users on a netbooted client (issue 9): accounts from ltsp.img, SSH logins, SSHFS homes.
 
-The lab server runs sshd with a test user that exists only in sshd's own
-mount namespace (bind-mounted passwd/group/shadow; the host is untouched),
-home under the run dir. ltsp.img carries that passwd/group and the host key
-(as `ltsp initrd` does with an admin's /etc/ltsp files). In the booted client,
-through its root shell on ttyS1, `pamtester` goes through the image's real PAM
-stack (pam-auth-update ran at boot) and logind:
+One boot of lab/userlab.py's client serves every test, in this order (the
+last one stops the server's sshd). Users log in for real: a getty and
+`login` on the client's serial ports ttyS2/ttyS3 (the image's PAM stack with
+our pam-auth-update profile, pam_systemd, logind), and LightDM's autologin.
+The root shell on ttyS1 looks at logind, the mounts and the journal:
 
-- right password: the home is mounted over SSHFS, a file written on the
-  client is on the server; after the session closes, logind's signals make
-  the transient unit unmount it;
-- wrong password: a PAM failure, nothing mounted;
-- server down: a PAM failure with a clear message; root still logs in locally.
+- (a) a server user logs in with the server password: a logind session, the
+  home mounted over SSHFS, a file written on the client is on the server;
+  after logout the home is unmounted;
+- a wrong password: "Login incorrect", nothing mounted, no session;
+- (b) LightDM with AUTOLOGIN boots into the autologin user's X session
+  (logind shows it), whose home is mounted with PASSWORDS_x's password;
+- two sessions of one user: one mount, kept after the first logout,
+  unmounted after the second;
+- sshfs killed mid-session: the user is told on their terminal, and the next
+  login mounts the home again;
+- the server down: the user is told, the journal says why, nothing is
+  mounted; a client-only (local) user still logs in and is left alone.
 """
 
 from __future__ import annotations
 
-import base64
-import os
-import subprocess
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
+from collections.abc import Callable, Iterator
 
 import pytest
-from lab import SERVER_IP, ourstack
-from lab.guestshell import GuestShell
-from lab.image import build_rootfs
-from lab.netns import LabNetwork
-from lab.runlog import new_run_dir
-from lab.services import Sshd, sshd_conf, start_servers, wait_until
-from lab.vm import BootResult, boot_client
+from lab import SERVER_IP
+from lab.guestshell import GuestShell, LoginRefusedError
+from lab.userlab import ALICE, KIOSK, UserLab, sshfs_mounts, user_lab
 
 pytestmark = pytest.mark.qemu(timeout=1800)
 
-PACKAGES = ("sshfs", "fuse3", "dbus", "openssh-client", "libpam-runtime", "pamtester")
-MAC = "52:54:00:67:50:01"
-USER, UID, PASSWORD = "alice", 41500, "lab pw 1"
-
-
-def _hash(password: str) -> str:
-    done = subprocess.run(
-        ["openssl", "passwd", "-6", "-stdin"], input=password, capture_output=True, text=True,
-        check=True,
-    )  # fmt: skip
-    return done.stdout.strip()
-
-
-class UserSshd(Sshd):
-    """The lab's sshd, seeing the test user through bind-mounted account files."""
-
-    def _start(self) -> None:
-        self._keygen(self.host_key, "ltsp-lab-host")
-        self._keygen(self.client_key, "ltsp-lab-client")
-        (self.dir / "authorized_keys").write_text(Path(f"{self.client_key}.pub").read_text())
-        self.conf_path.write_text(sshd_conf(run_dir=self.dir, port=self.port))
-        Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)
-        binds = " && ".join(
-            f"mount --bind {self.dir / n} /etc/{n}" for n in ("passwd", "group", "shadow")
-        )
-        self._spawn([
-            "unshare", "-m", "--propagation", "private", "sh", "-c",
-            f'{binds} && exec /usr/sbin/sshd -D -e -f "$1"', "sh", str(self.conf_path),
-        ])  # fmt: skip
-        wait_until(
-            lambda: self._alive() and self._tcp_open(self.port),
-            timeout=15, what="sshd", hint=str(self.log_path),
-        )  # fmt: skip
-
-
-@dataclass
-class UserLab:
-    net: LabNetwork
-    run_dir: Path
-    home: Path
-    sshd: UserSshd
-    result: BootResult
+LOCAL_USER, LOCAL_PASSWORD = "localpupil", "local pw 3"
 
 
 @pytest.fixture(scope="module")
 def lab() -> Iterator[UserLab]:
-    if os.geteuid() != 0:
-        pytest.fail("the QEMU lab needs root (network namespaces, mounts); CI runs as root")
-    chroot = build_rootfs("base", PACKAGES)
-    run_dir = new_run_dir("users-login")
-    # the server's accounts: the host's plus the test user (only sshd sees them)
-    homes = run_dir / "server-homes"
-    home = homes / USER
-    home.mkdir(parents=True)
-    os.chown(home, UID, UID)
-    run_dir.chmod(0o755)
-    homes.chmod(0o755)
-    passwd_line = f"{USER}:x:{UID}:{UID}:Lab user:{home}:/bin/sh\n"
-    with LabNetwork(prefix="usr", clients=1) as net:
-        sshd = UserSshd(net, run_dir)
-        sshd.dir.mkdir(parents=True, exist_ok=True)
-        sshd._keygen(sshd.host_key, "ltsp-lab-host")
-        (sshd.dir / "passwd").write_text(Path("/etc/passwd").read_text() + passwd_line)
-        (sshd.dir / "group").write_text(Path("/etc/group").read_text() + f"{USER}:x:{UID}:\n")
-        (sshd.dir / "shadow").write_text(
-            Path("/etc/shadow").read_text() + f"{USER}:{_hash(PASSWORD)}:19000:0:99999:7:::\n"
-        )
-        conf = f"[clients]\nSSH_SERVER={SERVER_IP}\nPWMERGE_SUR={USER}\n"
-        published = ourstack.publish(run_dir, chroot, ltsp_conf=conf)
-        # what `ltsp initrd` takes from an admin's /etc/ltsp: passwd, group, known_hosts
-        key = Path(f"{sshd.host_key}.pub").read_text().split()
-        (published.etc / "passwd").write_text(Path("/etc/passwd").read_text() + passwd_line)
-        (published.etc / "group").write_text(Path("/etc/group").read_text() + f"{USER}:x:{UID}:\n")
-        (published.etc / "ssh_known_hosts").write_text(f"{SERVER_IP} {key[0]} {key[1]}\n")
-        published.initrd_img()
-        start_servers(net, run_dir, nfs_exports=[published.base_dir])
-        sshd.start()
-        append = (
-            f"root=/dev/nfs nfsroot={SERVER_IP}:{published.base_dir} "
-            f"ltsp.image=images/{ourstack.IMAGE_NAME}.img ltsp.strict"
-        )
-        result = boot_client(
-            net, run_dir=run_dir, name="client", mac=MAC, kernel=published.kernel,
-            initrds=published.initrds, append=append, timeout=600, keep=True,
-        )  # fmt: skip
-        assert result.ok, result.why()
-        yield UserLab(net, run_dir, home, sshd, result)
+    with user_lab() as booted:
+        yield booted
 
 
-def pam(shell: GuestShell, password: str, *operations: str) -> str:
-    encoded = base64.b64encode(f"{password}\n".encode()).decode()
-    command = (
-        f"echo {encoded} | base64 -d | pamtester login {USER} {' '.join(operations)}; "
-        "echo RESULT=$?"
-    )
-    return shell.run(command, timeout=120).decode(errors="replace")
+def journal(shell: GuestShell) -> str:
+    return shell.text("journalctl -b --no-pager -t ltsp-login")
 
 
-def sshfs_mounted(shell: GuestShell) -> bool:
-    return "fuse.sshfs" in shell.run("cat /proc/mounts").decode(errors="replace")
+def eventually(check: Callable[[], bool], seconds: float = 60) -> bool:
+    deadline = time.monotonic() + seconds
+    while not check():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(1)
+    return True
 
 
-def test_server_user_home_over_sshfs(lab: UserLab) -> None:
-    with GuestShell(lab.run_dir / "client.ttyS1.sock") as shell:
-        merged = shell.run(f"getent passwd {USER}; getent shadow {USER}").decode()
-        assert f"{USER}:x:{UID}:{UID}" in merged and f"{USER}:pamltsp:" in merged, merged
-        out = pam(shell, PASSWORD, "authenticate")
-        assert "RESULT=0" in out, out + shell.run("journalctl -t ltsp-login --no-pager").decode()
-        assert sshfs_mounted(shell)
-        shell.run(f"echo from-client > {lab.home}/written-on-client")
-        assert (lab.home / "written-on-client").exists()
-        out = pam(shell, PASSWORD, "open_session", "close_session")
-        assert "RESULT=0" in out, out
-        deadline = time.monotonic() + 60
-        while sshfs_mounted(shell) and time.monotonic() < deadline:
-            time.sleep(2)
-        assert not sshfs_mounted(shell), shell.run("journalctl --no-pager -n 50").decode()
+def sessions(shell: GuestShell, user: str) -> dict[str, str]:
+    """The user's logind sessions: id -> `loginctl show-session` of the interesting properties."""
+    listing = shell.text("loginctl list-sessions --no-legend")
+    ids = [line.split()[0] for line in listing.splitlines() if line.split()[2:3] == [user]]
+    props = "-p Name -p Service -p Type -p Class -p State -p TTY -p Remote"
+    return {i: shell.text(f"loginctl show-session {i} {props}") for i in ids}
+
+
+def test_server_user_console_login(lab: UserLab) -> None:
+    """(a) alice logs in on ttyS2 with the server password, writes a file, logs out."""
+    home = lab.homes / ALICE.name
+    with lab.shell() as root:
+        merged = root.text(f"getent passwd {ALICE.name}; getent shadow {ALICE.name}")
+        assert f"{ALICE.name}:x:{ALICE.uid}:{ALICE.uid}" in merged, merged
+        assert f"{ALICE.name}:pamltsp:" in merged, merged
+        user = lab.login(root, ALICE.name, ALICE.password, "ttyS2")
+        try:
+            found = sessions(root, ALICE.name)
+            assert len(found) == 1, root.text("loginctl list-sessions") + journal(root)
+            (shown,) = found.values()
+            for prop in ("Name=alice", "Service=login", "Type=tty", "TTY=ttyS2", "State=active"):
+                assert prop in shown, shown
+            assert sshfs_mounts(root, home) == 1, journal(root)
+            assert user.text("id -u; pwd").split() == [str(ALICE.uid), str(home)]
+            user.run("echo written on the client > ~/written-on-client")
+            written = home / "written-on-client"
+            assert written.read_text() == "written on the client\n"
+            assert written.stat().st_uid == ALICE.uid
+        finally:
+            user.logout()
+        assert eventually(lambda: not sessions(root, ALICE.name)), root.text("loginctl")
+        assert eventually(lambda: sshfs_mounts(root, home) == 0), journal(root)
+        unmounted = f"{ALICE.name}: last session ended; {home} unmounted"
+        assert eventually(lambda: unmounted in journal(root), 30), journal(root)
+        assert f"{ALICE.name}: home mounted over SSHFS from {SERVER_IP}" in journal(root)
 
 
 def test_wrong_password(lab: UserLab) -> None:
-    with GuestShell(lab.run_dir / "client.ttyS1.sock") as shell:
-        out = pam(shell, "not the password", "authenticate")
-        assert "RESULT=0" not in out, out
-        assert not sshfs_mounted(shell)
+    with lab.shell() as root:
+        with pytest.raises(LoginRefusedError) as refused:
+            lab.login(root, ALICE.name, "not the password", "ttyS2")
+        assert "Login incorrect" in refused.value.console
+        assert sshfs_mounts(root, lab.homes / ALICE.name) == 0
+        assert not sessions(root, ALICE.name)
+        assert f"{ALICE.name}: {SERVER_IP} rejected the password" in journal(root)
 
 
-def test_server_down(lab: UserLab) -> None:
+def test_lightdm_autologin_session(lab: UserLab) -> None:
+    """(b) LightDM logs KIOSK in by itself (AUTOLOGIN + PASSWORDS_x): an X session in logind."""
+    with lab.shell() as root:
+
+        def state() -> str:
+            return "".join(sessions(root, KIOSK.name).values())
+
+        assert eventually(lambda: "State=active" in state() or "State=online" in state(), 180), (
+            root.text("loginctl list-sessions; systemctl status lightdm --no-pager -l; "
+                      "tail -n 40 /var/log/lightdm/lightdm.log /var/log/Xorg.0.log")
+        )  # fmt: skip
+        shown = state()
+        for prop in ("Name=kiosk", "Service=lightdm-autologin", "Type=x11", "Class=user"):
+            assert prop in shown, shown
+        assert sshfs_mounts(root, lab.homes / KIOSK.name) == 1, journal(root)
+        # the X session runs as kiosk and writes into its home, on the server
+        errors = lab.homes / KIOSK.name / ".xsession-errors"
+        assert eventually(errors.exists, 30), root.text("ls -la ~kiosk")
+        assert errors.stat().st_uid == KIOSK.uid
+
+
+def test_two_sessions_one_mount(lab: UserLab) -> None:
+    home = lab.homes / ALICE.name
+    with lab.shell() as root:
+        first = lab.login(root, ALICE.name, ALICE.password, "ttyS2")
+        second = lab.login(root, ALICE.name, ALICE.password, "ttyS3")
+        try:
+            assert len(sessions(root, ALICE.name)) == 2
+            assert sshfs_mounts(root, home) == 1
+            assert "home already mounted (another session)" in journal(root)
+            scheduled = journal(root).count(f"{ALICE.name}: unmount after the last session")
+            first.logout()
+            assert eventually(lambda: len(sessions(root, ALICE.name)) == 1, 30)
+            assert eventually(
+                lambda: (
+                    journal(root).count(f"{ALICE.name}: unmount after the last session") > scheduled
+                )
+            ), journal(root)
+            time.sleep(5)  # the unmount service would have acted by now
+            assert sshfs_mounts(root, home) == 1, journal(root)
+            assert second.text("cat ~/written-on-client") == "written on the client\n"
+        finally:
+            first.close()
+            second.logout()
+        assert eventually(lambda: sshfs_mounts(root, home) == 0), journal(root)
+
+
+def test_sshfs_dies_mid_session(lab: UserLab) -> None:
+    """kill -9 sshfs: the user's terminal shows the message; the next login mounts the home."""
+    home = lab.homes / ALICE.name
+    watch = "ltsp-login-watch-alice.service"
+    with lab.shell() as root:
+        user = lab.login(root, ALICE.name, ALICE.password, "ttyS2")
+        try:
+            watching = eventually(
+                lambda: root.text(f"systemctl is-active {watch}") == "active\n", 30
+            )
+            assert watching, journal(root) + root.text(f"journalctl -b --no-pager -u {watch}")
+            root.run(f"pkill -KILL -f 'sshfs .* {home}$'")
+            user.expect(rb"no longer reachable", 60)
+            assert eventually(lambda: "died mid-session" in journal(root), 30), journal(root)
+            assert "told the user on ttyS2" in journal(root).replace("/dev/", ""), journal(root)
+        finally:
+            user.logout()
+        assert eventually(lambda: not sessions(root, ALICE.name)), root.text("loginctl")
+        # the next login works: the home mounted anew, the file written before is there
+        user = lab.login(root, ALICE.name, ALICE.password, "ttyS2")
+        try:
+            assert sshfs_mounts(root, home) == 1, journal(root)
+            assert user.text("cat ~/written-on-client") == "written on the client\n"
+        finally:
+            user.logout()
+        assert eventually(lambda: sshfs_mounts(root, home) == 0), journal(root)
+
+
+def test_server_down_local_user_still_logs_in(lab: UserLab) -> None:
+    """sshd stopped: alice is told and refused; a client-only user logs in, left alone."""
     lab.sshd.stop()
-    with GuestShell(lab.run_dir / "client.ttyS1.sock") as shell:
-        out = pam(shell, PASSWORD, "authenticate")
-        assert "RESULT=0" not in out, out
-        assert "Cannot reach the login server" in out, out
-        assert not sshfs_mounted(shell)
+    with lab.shell() as root:
+        with pytest.raises(LoginRefusedError) as refused:
+            lab.login(root, ALICE.name, ALICE.password, "ttyS2")
+        assert f"Cannot reach the login server {SERVER_IP}" in refused.value.console
+        assert f"{ALICE.name}: cannot reach the LTSP server {SERVER_IP}" in journal(root)
+        assert sshfs_mounts(root, lab.homes / ALICE.name) == 0
+        assert not sessions(root, ALICE.name)
+        # a user that exists only on the client
+        root.run(
+            f"useradd -m -s /bin/sh {LOCAL_USER} && echo '{LOCAL_USER}:{LOCAL_PASSWORD}' | chpasswd"
+        )
+        shadow = root.text(f"getent shadow {LOCAL_USER}")
+        user = lab.login(root, LOCAL_USER, LOCAL_PASSWORD, "ttyS3")
+        try:
+            assert user.text("pwd").strip() == f"/home/{LOCAL_USER}"
+            assert "fuse" not in root.text(f"stat -f -c %T /home/{LOCAL_USER}")
+            (shown,) = sessions(root, LOCAL_USER).values()
+            assert "TTY=ttyS3" in shown and "State=active" in shown, shown
+        finally:
+            user.logout()
+        assert root.text(f"getent shadow {LOCAL_USER}") == shadow
+        assert f"{LOCAL_USER}:" not in journal(root)

@@ -20,10 +20,22 @@ from pathlib import Path
 from lab import LabError
 
 
+class LoginRefusedError(LabError):
+    """A getty's login said "Login incorrect"; `console` is what the terminal showed."""
+
+    def __init__(self, message: str, console: str) -> None:
+        super().__init__(message)
+        self.console = console
+
+
 class GuestShell:
     """A root shell on a client's ttyS1 socket; use as a context manager."""
 
-    def __init__(self, sock_path: Path, *, timeout: float = 60) -> None:
+    def __init__(
+        self, sock_path: Path, *, timeout: float = 60, login: tuple[str, str] | None = None
+    ) -> None:
+        """Connect; with `login=(user, password)`, log in at a getty's prompt first (raises
+        LoginRefusedError when login says "Login incorrect")."""
         deadline = time.monotonic() + timeout
         self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         while True:
@@ -37,7 +49,14 @@ class GuestShell:
         self.path = sock_path
         self._count = 0
         self._buf = b""
-        self.run("stty -echo 2>/dev/null; true", timeout=timeout)
+        self.console = ""  # what the login conversation showed (with `login=`)
+        try:
+            if login is not None:
+                self._login(*login, timeout=timeout)
+            self.run("stty -echo 2>/dev/null; true", timeout=timeout)
+        except BaseException:
+            self.close()  # QEMU serves one connection at a time: free the port
+            raise
 
     def __enter__(self) -> GuestShell:
         return self
@@ -47,6 +66,49 @@ class GuestShell:
 
     def close(self) -> None:
         self._sock.close()
+
+    def expect(self, pattern: bytes, timeout: float, poke: bytes = b"") -> re.Match[bytes]:
+        """Read until `pattern` shows; send `poke` every 3 s meanwhile (wakes a getty up)."""
+        regex = re.compile(pattern)
+        deadline = next_poke = time.monotonic()
+        deadline += timeout
+        self._sock.settimeout(0.5)
+        while (found := regex.search(self._buf)) is None:
+            now = time.monotonic()
+            if now > deadline:
+                tail = self._buf[-400:].decode(errors="replace")
+                raise LabError(f"{self.path}: waited {timeout:g} s for {pattern!r}: ...{tail}")
+            if poke and now >= next_poke:
+                self._sock.sendall(poke)
+                next_poke = now + 3
+            try:
+                chunk = self._sock.recv(65536)
+            except TimeoutError:
+                continue
+            if not chunk:
+                raise LabError(f"{self.path}: the guest closed the connection")
+            self._buf += chunk
+        return found
+
+    def _login(self, user: str, password: str, *, timeout: float) -> None:
+        """A real login at a getty: user name, password, then a shell prompt or a refusal."""
+        self._buf = b""
+        self._buf = self._buf[self.expect(rb"login: $", timeout, poke=b"\r").end() :]
+        self._sock.sendall(user.encode() + b"\r")
+        self.expect(rb"Password: ", timeout)
+        self._sock.sendall(password.encode() + b"\r")
+        found = self.expect(rb"Login incorrect|\$ $", timeout)
+        self.console = self._buf[: found.end()].decode(errors="replace")
+        self._buf = self._buf[found.end() :]
+        if found.group(0) != b"$ ":
+            raise LoginRefusedError(
+                f"{self.path}: {user} was refused: {self.console}", self.console
+            )
+
+    def logout(self) -> None:
+        """Leave a login shell (its PAM session closes) and close the connection."""
+        self._sock.sendall(b"\nexit\n")
+        self.close()
 
     def run(self, command: str, *, timeout: float = 60) -> bytes:
         """Run `command` (sh syntax) and return its stdout+stderr; its exit status is ignored."""
