@@ -26,7 +26,7 @@ _DBUS: tuple[str, str, str] = (
     "/org/freedesktop/DBus",
     "org.freedesktop.DBus",
 )
-_ALIGN = {"y": 1, "g": 1, "v": 1, "b": 4, "u": 4, "s": 4, "o": 4, "a": 4, "(": 8}
+_ALIGN = {"y": 1, "g": 1, "v": 1, "b": 4, "i": 4, "u": 4, "s": 4, "o": 4, "a": 4, "(": 8}
 _METHOD_RETURN, _ERROR = 2, 3
 _FIELD_ERROR_NAME, _FIELD_REPLY_SERIAL, _FIELD_SIGNATURE = 4, 5, 8
 
@@ -74,6 +74,8 @@ class _Writer:
             self.buf.append(value)
         elif code in "bu":
             self.buf += struct.pack("<I", int(value))
+        elif code == "i":
+            self.buf += struct.pack("<i", int(value))
         elif code in "so":
             data = str(value).encode()
             self.buf += struct.pack("<I", len(data)) + data + b"\0"
@@ -213,14 +215,17 @@ SYSTEMD: tuple[str, str, str] = (
     "org.freedesktop.systemd1", "/org/freedesktop/systemd1", "org.freedesktop.systemd1.Manager",
 )  # fmt: skip
 UNIT_EXISTS = "org.freedesktop.systemd1.UnitExists"
+BACKGROUND_NICE = 19
 
 
 def start_transient_service(name: str, argv: Sequence[str], description: str) -> bool:
     """Start `argv` as the transient service NAME (collected when it ends, so logind
-    neither waits for it nor kills it with the session); False if that unit already runs."""
-    return _start_unit(
-        name, description, ("ExecStart", ("a(sasb)", [(argv[0], list(argv), False)]))
-    )
+    neither waits for it nor kills it with the session); False if that unit already runs.
+
+    At Nice=19: these are background watchers, and their start (a whole Python start)
+    must not take the CPU from the session that is starting or ending beside them."""
+    exec_start = ("ExecStart", ("a(sasb)", [(argv[0], list(argv), False)]))
+    return _start_unit(name, description, exec_start, ("Nice", ("i", BACKGROUND_NICE)))
 
 
 def start_transient_scope(name: str, pids: Sequence[int], description: str) -> bool:
@@ -228,10 +233,10 @@ def start_transient_scope(name: str, pids: Sequence[int], description: str) -> b
     return _start_unit(name, description, ("PIDs", ("au", list(pids))))
 
 
-def _start_unit(name: str, description: str, what: tuple[str, tuple[str, Any]]) -> bool:
+def _start_unit(name: str, description: str, *what: tuple[str, tuple[str, Any]]) -> bool:
     properties = [
         ("Description", ("s", description)),
-        what,
+        *what,
         ("CollectMode", ("s", "inactive-or-failed")),
     ]
     try:

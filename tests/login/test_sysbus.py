@@ -24,6 +24,7 @@ def test_transient_unit_arrives_intact_then_exists(
     assert dict(properties) == {
         "Description": "watch é",
         "ExecStart": [[argv[0], argv, False]],
+        "Nice": 19,
         "CollectMode": "inactive-or-failed",
     }
 
