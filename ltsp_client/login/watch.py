@@ -19,6 +19,7 @@ import logging
 import os
 import select
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 from ltsp_client.login import homes
@@ -32,15 +33,20 @@ MESSAGE = (
 )
 
 
-def sshfs_pid(home: Path, proc: Path = Path("/proc")) -> int | None:
-    """The sshfs process serving `home` (its last argument is the mount point)."""
+def _processes(proc: Path) -> Iterator[tuple[Path, list[bytes]]]:
+    """Each running process's /proc entry and argv (those that exit meanwhile skipped)."""
     for entry in proc.iterdir():
         if not entry.name.isdigit():
             continue
         try:
-            argv = (entry / "cmdline").read_bytes().rstrip(b"\0").split(b"\0")
+            yield entry, (entry / "cmdline").read_bytes().rstrip(b"\0").split(b"\0")
         except OSError:
             continue  # exited meanwhile
+
+
+def sshfs_pid(home: Path, proc: Path = Path("/proc")) -> int | None:
+    """The sshfs process serving `home` (its last argument is the mount point)."""
+    for entry, argv in _processes(proc):
         if os.path.basename(argv[0]) == b"sshfs" and argv[-1] == os.fsencode(home):
             return int(entry.name)
     return None
@@ -55,16 +61,15 @@ def sftp_ssh(sshfs: int, user: str, proc: Path = Path("/proc")) -> list[int]:
         return []
     login = user.encode() + b"@"
     found = []
-    for entry in proc.iterdir():
-        if not entry.name.isdigit():
+    for entry, argv in _processes(proc):
+        ssh = os.path.basename(argv[0]) == b"ssh" and b"sftp" in argv
+        if not ssh or not any(arg.startswith(login) for arg in argv):
             continue
         try:
-            argv = (entry / "cmdline").read_bytes().rstrip(b"\0").split(b"\0")
             same = (entry / "cgroup").read_bytes() == cgroup
         except OSError:
             continue  # exited meanwhile
-        ssh = os.path.basename(argv[0]) == b"ssh" and b"sftp" in argv
-        if same and ssh and any(arg.startswith(login) for arg in argv):
+        if same:
             found.append(int(entry.name))
     return found
 
