@@ -9,11 +9,11 @@ judged (a specifier, an unknown line type, bad quoting) counts as pending.
 
 from __future__ import annotations
 
-import os
 import shlex
 from pathlib import Path
 
 from ltsp_client.paths import inside
+from ltsp_client.pluginkit.units import is_masked_link
 
 # Earlier directories override a file of the same name in later ones.
 DIRS = (
@@ -34,11 +34,7 @@ def _config_files(root: Path) -> list[Path]:
             for path in folder.iterdir():
                 if path.name.endswith(".conf"):
                     chosen.setdefault(path.name, path)
-    return [chosen[n] for n in sorted(chosen) if not _masked(chosen[n])]
-
-
-def _masked(path: Path) -> bool:
-    return path.is_symlink() and os.readlink(path) == "/dev/null"
+    return [chosen[n] for n in sorted(chosen) if not is_masked_link(chosen[n])]
 
 
 def _entries(root: Path, path: str) -> dict[str, list[str]]:

@@ -12,9 +12,9 @@ import os
 
 from ltsp_client.errors import LtspError
 from ltsp_client.pluginkit import Plugin, PluginContext
+from ltsp_client.pluginkit.interfaces import INTERFACES
 from ltsp_client.plugins.hosts import GENERATED
 
-INTERFACES = "/etc/network/interfaces"
 IFDOWN = "/sbin/ifdown"
 
 
