@@ -75,7 +75,8 @@ def test_prune_packaged_keeps_the_recent_and_the_other_bases(tmp_path: Path) -> 
         os.utime(path, (now - age, now - age))
     (tmp_path / "rootfs-base-2-ltsp-client-z").mkdir()  # another base: not ours to prune
     os.utime(tmp_path / "rootfs-base-2-ltsp-client-z", (0, 0))
-    removed = package.prune_packaged(tmp_path, "rootfs-base-1", now=now)
+    current = tmp_path / "rootfs-base-1-ltsp-client-a"
+    removed = package.prune_packaged(tmp_path, "rootfs-base-1", current=current, now=now)
     # newest three (a, e, b) kept; c and d are older and unused for over an hour
     assert sorted(p.name[-1] for p in removed) == ["c", "d"]
     left = sorted(p.name for p in tmp_path.iterdir())
@@ -90,4 +91,18 @@ def test_prune_packaged_spares_recent_ones_beyond_the_count(tmp_path: Path) -> N
         path = tmp_path / f"rootfs-base-1-ltsp-client-{index}"
         path.mkdir()
         os.utime(path, (now - 60 * index, now - 60 * index))
-    assert package.prune_packaged(tmp_path, "rootfs-base-1", now=now) == []
+    current = tmp_path / "rootfs-base-1-ltsp-client-0"
+    assert package.prune_packaged(tmp_path, "rootfs-base-1", current=current, now=now) == []
+
+
+def test_prune_packaged_never_takes_the_current_one(tmp_path: Path) -> None:
+    """A chroot just made by `cp -a` carries its base's old mtime: it still stays."""
+    now = 1_000_000.0
+    for name, age in {"new": 99_999, "a": 10, "b": 7200, "c": 8000}.items():
+        path = tmp_path / f"rootfs-base-1-ltsp-client-{name}"
+        path.mkdir()
+        os.utime(path, (now - age, now - age))
+    current = tmp_path / "rootfs-base-1-ltsp-client-new"
+    removed = package.prune_packaged(tmp_path, "rootfs-base-1", current=current, now=now)
+    assert [p.name for p in removed] == ["rootfs-base-1-ltsp-client-c"]
+    assert current.is_dir()

@@ -91,16 +91,21 @@ def packaged_chroot(deb: Path, base: Path | None = None) -> Path:
         (tmp / "tmp" / deb.name).unlink()
         shutil.rmtree(final, ignore_errors=True)
         tmp.rename(final)
-    prune_packaged(cache_root(), base.name)
+        os.utime(final)  # `cp -a` kept the base's old mtime: now the most recently used
+    prune_packaged(cache_root(), base.name, current=final)
     return final
 
 
-def prune_packaged(cache: Path, base_name: str, *, now: float | None = None) -> list[Path]:
+def prune_packaged(
+    cache: Path, base_name: str, *, current: Path, now: float | None = None
+) -> list[Path]:
     """Remove this base's packaged chroots beyond the KEEP_PACKAGED most recently used,
-    if unused for STALE_AFTER: every new frozen tree makes one, and nothing else removes them."""
+    if unused for STALE_AFTER, never `current` (the caller's): every new frozen tree
+    makes one, and nothing else removes them."""
     now = time.time() if now is None else now
-    found = [p for p in cache.glob(f"{base_name}-ltsp-client-*") if p.is_dir()]
+    found = [p for p in cache.glob(f"{base_name}-ltsp-client-*") if p.is_dir() and p != current]
     found.sort(key=lambda p: p.stat().st_mtime, reverse=True)
+    found.insert(0, current)
     removed = []
     for old in found[KEEP_PACKAGED:]:
         if now - old.stat().st_mtime > STALE_AFTER and not old.name.endswith(".tmp"):
