@@ -112,12 +112,6 @@ def build(out: Path, install_dir: str) -> None:
     work = ROOT / "build" / f"freeze-{platform.machine()}"
     work.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".freeze-", dir=out.parent))
-    # the spec's collect_submodules imports ltsp_client in a subprocess: from this
-    # checkout, whatever the caller's cwd (else it finds none and the binary lacks
-    # every applet, e.g. "No module named 'ltsp_client.init'")
-    os.environ["PYTHONPATH"] = os.pathsep.join(
-        p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p
-    )
     try:
         run(
             sys.executable,
@@ -132,7 +126,8 @@ def build(out: Path, install_dir: str) -> None:
             str(work),
             str(SPEC),
             # the spec's collect_submodules("ltsp_client") imports it in a subprocess: from
-            # this checkout, not from an installed copy or the cwd (the arm64 chroot has none)
+            # this checkout, whatever the caller's cwd, not from an installed copy (the
+            # arm64 chroot has none; without it the binary lacks every applet)
             # modules stored, not deflated: inflating them was 8-9% of every start's
             # instructions (callgrind), paid under emulation too; the .deb and the
             # squashfs image compress the tree anyway (docs/benchmarks.md)
