@@ -5,7 +5,7 @@ dbus-next (which imports asyncio) cost those `ltsp login` runs 110 M
 instructions of their 540 M (callgrind), about a fifth of each start on an
 emulated client (docs/benchmarks.md); the services that wait for logind's
 signals still use logind.py. This module marshals the few D-Bus types those
-calls need (y b u s o g a ( ) v; variants as (signature, value) pairs) and
+calls need (y b i u s o g a ( ) v; variants as (signature, value) pairs) and
 reads only a reply's header and, for an error, its message.
 """
 
