@@ -67,7 +67,14 @@ class GuestShell:
     def close(self) -> None:
         self._sock.close()
 
-    def expect(self, pattern: bytes, timeout: float, poke: bytes = b"") -> re.Match[bytes]:
+    def expect(
+        self,
+        pattern: bytes | re.Pattern[bytes],
+        timeout: float,
+        poke: bytes = b"",
+        *,
+        what: str = "",
+    ) -> re.Match[bytes]:
         """Read until `pattern` shows; send `poke` every 3 s meanwhile (wakes a getty up)."""
         regex = re.compile(pattern)
         deadline = next_poke = time.monotonic()
@@ -77,7 +84,8 @@ class GuestShell:
             now = time.monotonic()
             if now > deadline:
                 tail = self._buf[-400:].decode(errors="replace")
-                raise LabError(f"{self.path}: waited {timeout:g} s for {pattern!r}: ...{tail}")
+                wanted = what or repr(regex.pattern)
+                raise LabError(f"{self.path}: waited {timeout:g} s for {wanted}: ...{tail}")
             if poke and now >= next_poke:
                 self._sock.sendall(poke)
                 next_poke = now + 3
@@ -120,19 +128,7 @@ class GuestShell:
         )
         self._sock.sendall(b"\n" + line.encode())
         pattern = re.compile(rb"@@B%d@@\r?\n(.*?)\r?\n@@E%d@@" % (n, n), re.S)
-        deadline = time.monotonic() + timeout
-        self._sock.settimeout(1.0)
-        while (found := pattern.search(self._buf)) is None:
-            if time.monotonic() > deadline:
-                tail = self._buf[-400:].decode(errors="replace")
-                raise LabError(f"no answer from the guest shell to {command!r}: ...{tail}")
-            try:
-                chunk = self._sock.recv(65536)
-            except TimeoutError:
-                continue
-            if not chunk:
-                raise LabError("the guest shell closed the connection")
-            self._buf += chunk
+        found = self.expect(pattern, timeout, what=f"an answer to {command!r}")
         self._buf = self._buf[found.end() :]
         return base64.b64decode(re.sub(rb"\s+", b"", found.group(1)))
 
