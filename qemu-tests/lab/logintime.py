@@ -28,30 +28,32 @@ NOOP = "`ltsp login` with nothing to do"
 LOCAL_USER, LOCAL_PASSWORD = "localpupil", "local pw 3"
 
 
-def _timed_login(shell: GuestShell, user: str, password: str) -> float:
-    encoded = base64.b64encode(f"{password}\n".encode()).decode()
+def _timed(shell: GuestShell, command: str, what: str, *, timeout: float = 60) -> float:
+    """Seconds `command` took, timed inside the client; LabError unless it exits 0."""
     out = shell.run(
-        f"echo {encoded} | base64 -d > /run/lab-pw; s=$(date +%s%N); "
-        f"pamtester login {user} authenticate open_session close_session < /run/lab-pw; "
-        "r=$?; e=$(date +%s%N); rm -f /run/lab-pw; echo RESULT=$r NS=$((e-s))",
-        timeout=120,
+        f"s=$(date +%s%N); {command}; r=$?; e=$(date +%s%N); echo RESULT=$r NS=$((e-s))",
+        timeout=timeout,
     ).decode(errors="replace")
     found = re.search(r"RESULT=(\d+) NS=(\d+)", out)
     if not found or found.group(1) != "0":
-        raise LabError(f"the timed login of {user} failed: {out}")
+        raise LabError(f"{what} failed: {out}")
     return int(found.group(2)) / 1e9
+
+
+def _timed_login(shell: GuestShell, user: str, password: str) -> float:
+    encoded = base64.b64encode(f"{password}\n".encode()).decode()
+    shell.run(f"echo {encoded} | base64 -d > /run/lab-pw")
+    try:
+        login = f"pamtester login {user} authenticate open_session close_session < /run/lab-pw"
+        return _timed(shell, login, f"the timed login of {user}", timeout=120)
+    finally:
+        shell.run("rm -f /run/lab-pw")
 
 
 def _timed_noop(shell: GuestShell) -> float:
     """One start of our binary as the session line runs it for a local user (it does nothing)."""
-    out = shell.run(
-        f"s=$(date +%s%N); PAM_TYPE=open_session PAM_USER={LOCAL_USER} /usr/lib/ltsp/ltsp login; "
-        "r=$?; e=$(date +%s%N); echo RESULT=$r NS=$((e-s))"
-    ).decode(errors="replace")
-    found = re.search(r"RESULT=(\d+) NS=(\d+)", out)
-    if not found or found.group(1) != "0":
-        raise LabError(f"ltsp login for a local user failed: {out}")
-    return int(found.group(2)) / 1e9
+    noop = f"PAM_TYPE=open_session PAM_USER={LOCAL_USER} /usr/lib/ltsp/ltsp login"
+    return _timed(shell, noop, "ltsp login for a local user")
 
 
 def _wait_unmounted(shell: GuestShell, home: Path, timeout: float = 60) -> None:
