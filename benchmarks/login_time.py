@@ -12,7 +12,8 @@ password; the process is `python3 -m ltsp_client`.
 --lab: boots the user lab's client (qemu-tests/lab/userlab.py: our frozen
 binary, the image's real PAM stack, logind, the lab server's sshd) and times
 whole logins (`pamtester ... authenticate open_session close_session`) of a
-local user and of a server user, alternating (qemu-tests/lab/logintime.py).
+local user and of a server user, alternating (qemu-tests/lab/logintime.py);
+--steps adds a row per PAM step (authenticate; open_session + close_session).
 """
 
 from __future__ import annotations
@@ -32,14 +33,17 @@ sys.path.insert(0, str(ROOT / "tests/login"))
 import sshserver  # noqa: E402
 
 
-def lab(rounds: int) -> None:
+def lab(rounds: int, steps: bool) -> None:
     sys.path.insert(0, str(ROOT / "qemu-tests"))
     from lab.logintime import LOCAL, SERVER, time_logins
     from lab.userlab import ALICE, user_lab
 
     with user_lab("login-time") as booted, booted.shell() as shell:
         load = os.getloadavg()
-        times = time_logins(shell, booted.homes / ALICE.name, rounds=rounds)
+        times = time_logins(shell, booted.homes / ALICE.name, rounds=rounds, steps=steps)
+        if steps:  # when each `ltsp login` step and unit logged, to read the gaps from
+            journal = "journalctl -b -o short-precise --no-pager -t ltsp-login"
+            print(shell.text(f"{journal} | tail -n 30"))
         print(f"host load average before {load[0]:.2f}, after {os.getloadavg()[0]:.2f} (1 min)")
     report(times)
     added = statistics.median(times[SERVER]) - statistics.median(times[LOCAL])
@@ -57,9 +61,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--lab", action="store_true", help="in a QEMU lab client (minutes)")
+    parser.add_argument(
+        "--steps", action="store_true", help="--lab: also time authenticate and the session apart"
+    )
     options = parser.parse_args()
     if options.lab:
-        lab(options.rounds)
+        lab(options.rounds, options.steps)
         return 0
     rounds = options.rounds
     user = sshserver.TestUser("bench", "bench pw", 41900)

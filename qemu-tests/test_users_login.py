@@ -131,15 +131,12 @@ def test_two_sessions_one_mount(lab: UserLab) -> None:
             assert len(sessions(root, ALICE.name)) == 2
             assert sshfs_mounts(root, home) == 1
             assert "home already mounted (another session)" in journal(root)
-            scheduled = journal(root).count(f"{ALICE.name}: unmount after the last session")
+            closed = f"{ALICE.name}: session closed; the home keeper unmounts after the last one"
+            before = journal(root).count(closed)
             first.logout()
             assert eventually(lambda: len(sessions(root, ALICE.name)) == 1, 30)
-            assert eventually(
-                lambda: (
-                    journal(root).count(f"{ALICE.name}: unmount after the last session") > scheduled
-                )
-            ), journal(root)
-            time.sleep(5)  # the unmount service would have acted by now
+            assert eventually(lambda: journal(root).count(closed) > before), journal(root)
+            time.sleep(5)  # the home keeper would have acted by now
             assert sshfs_mounts(root, home) == 1, journal(root)
             assert second.text("cat ~/written-on-client") == "written on the client\n"
         finally:
@@ -151,14 +148,15 @@ def test_two_sessions_one_mount(lab: UserLab) -> None:
 def test_sshfs_dies_mid_session(lab: UserLab) -> None:
     """kill -9 sshfs: the user's terminal shows the message; the next login mounts the home."""
     home = lab.homes / ALICE.name
-    watch = "ltsp-login-watch-alice.service"
+    keeper = "ltsp-login-home-alice.service"
     with lab.shell() as root:
         user = lab.login(root, ALICE.name, ALICE.password, "ttyS2")
         try:
-            watching = eventually(
-                lambda: root.text(f"systemctl is-active {watch}") == "active\n", 30
+            keeping = eventually(
+                lambda: root.text(f"systemctl is-active {keeper}") == "active\n", 30
             )
-            assert watching, journal(root) + root.text(f"journalctl -b --no-pager -u {watch}")
+            assert keeping, journal(root) + root.text(f"journalctl -b --no-pager -u {keeper}")
+            assert "alice: home keeper started" in journal(root), journal(root)
             root.run(f"pkill -KILL -f 'sshfs .* {home}$'")
             user.expect(rb"no longer reachable", 60)
             assert eventually(lambda: "died mid-session" in journal(root), 30), journal(root)

@@ -23,9 +23,12 @@ def mount_type(path: Path) -> str | None:
 
 
 def is_stale(path: Path) -> bool:
-    """A FUSE mount whose daemon died: "Transport endpoint is not connected"."""
+    """A FUSE mount whose daemon died: "Transport endpoint is not connected".
+
+    statfs, not stat: the kernel answers a stat from its attribute cache for a
+    while after the daemon died; a statfs always asks the daemon."""
     try:
-        os.stat(path)
+        os.statvfs(path)
     except OSError as err:
         return err.errno in (errno.ENOTCONN, errno.ECONNABORTED)
     return False

@@ -3,11 +3,12 @@
     auth     check the typed password by SSH to the server; mount the home over
              SSHFS (unless /home is NFS or local); guests pass without SSH
     open_session   guests get an empty tmpfs home; users with a stored
-             password (autologin, PASSWORDS_x) get their SSHFS home here; a
-             transient service watches an SSHFS home and tells the user if
-             its sshfs dies (watch.py)
-    close_session  start a transient service that unmounts the home once the
+             password (autologin, PASSWORDS_x) get their SSHFS home here; the
+             user's home keeper (keeper.py) starts, or is woken: it tells the
+             user if the home's sshfs dies, and unmounts the home once the
              user's last logind session has ended
+    close_session  nothing to do (the keeper unmounts); only without a
+             logind session (no pam_systemd) is the home unmounted here
 
 Exit 0 is success; anything else makes pam_exec fail, which the PAM stack
 turns into a normal login failure (Primary) or ignores (Additional).
@@ -30,7 +31,7 @@ from pathlib import Path
 
 from ltsp_client.appcontext import Context
 from ltsp_client.errors import LtspError
-from ltsp_client.login import homes, watch
+from ltsp_client.login import homes, keeper
 from ltsp_client.login.account import CACHE_DIR, Account, Kind, lookup
 from ltsp_client.login.settings import SETTINGS, LoginSettings, load
 from ltsp_client.login.ssh import (
@@ -63,6 +64,10 @@ class Login:
         known = str(self.root / self.settings.known_hosts.lstrip("/"))
         return Server(self.settings.ssh_server, known, self.settings.ssh_options)
 
+    def state(self, name: str, what: str) -> Path:
+        """One of the user's state files (lock, keeper, pending) in the root-only run dir."""
+        return self.root / CACHE_DIR.lstrip("/") / f"{name}.{what}"
+
     def use_sshfs(self, home: Path) -> bool:
         return (
             self.settings.sshfs
@@ -80,9 +85,9 @@ class Login:
         if os.geteuid() != 0:
             yield
             return
-        directory = self.root / CACHE_DIR.lstrip("/")
-        directory.mkdir(mode=0o755, parents=True, exist_ok=True)
-        with (directory / f"{name}.lock").open("w") as lock:
+        lock_path = self.state(name, "lock")
+        lock_path.parent.mkdir(mode=0o755, parents=True, exist_ok=True)
+        with lock_path.open("w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             yield
 
@@ -98,6 +103,8 @@ def auth(login: Login, account: Account, typed: str) -> int:
     with login.locked(account.name):
         if login.use_sshfs(home):
             attempt = _mount(login, account, password, home)
+            if attempt.ok and os.geteuid() == 0:  # the keeper keeps the home for this login
+                keeper.mark_pending(login.state(account.name, "pending"))
         else:
             attempt = _check(login, account, password)
             if attempt.ok and login.settings.mkhomedir:
@@ -183,16 +190,28 @@ def open_session(login: Login, account: Account) -> int:
                 status = _report(login, account, _mount(login, account, account.stored, home))
                 if status != 0:
                     return status
-    if account.kind is not Kind.LOCAL and homes.mount_type(home) == homes.SSHFS:
-        try:
+    kind = homes.mount_type(home)
+    if account.kind is Kind.LOCAL or kind not in (homes.SSHFS, homes.TMPFS):
+        return 0
+    try:
+        if kind == homes.SSHFS:
             _own_scope(account, home)
-            _start_unit(login, account, "watch", "--watch-home", f"watch {home} in sessions")
-        except (LtspError, OSError) as err:  # the session works without it
-            log.warning("%s: cannot watch the SSHFS home: %s", account.name, err)
+        with login.locked(account.name):
+            login.state(account.name, "pending").unlink(missing_ok=True)
+            if _logind_session():
+                _keep_home(login, account, home)
+    except (LtspError, OSError) as err:  # the session works without it
+        log.warning("%s: cannot start the home keeper: %s", account.name, err)
     return 0
 
 
-def unit_name(user: str, job: str = "unmount", kind: str = "service") -> str:
+def _logind_session() -> bool:
+    """pam_systemd registered this session with logind (it sets XDG_SESSION_ID in the PAM
+    environment, which pam_exec passes on); not when the caller is in a session already."""
+    return bool(os.environ.get("XDG_SESSION_ID"))
+
+
+def unit_name(user: str, job: str = "home", kind: str = "service") -> str:
     """A systemd unit name for one of the user's units (systemd-escape style)."""
     safe = "".join(c if c.isalnum() or c in "_." else f"\\x{ord(c):02x}" for c in user)
     return f"ltsp-login-{job}-{safe}.{kind}"
@@ -218,45 +237,32 @@ def own_command() -> list[str]:
     return [sys.executable, "-m", "ltsp_client"]
 
 
-def close_session(login: Login, account: Account) -> int:
-    home = login.home(account)
-    if homes.mount_type(home) not in (homes.SSHFS, homes.TMPFS) or account.kind is Kind.LOCAL:
-        return 0
-    started = _start_unit(
-        login, account, "unmount", "--unmount-after-logout",
-        f"unmount {home} after {account.name}'s last session",
-    )  # fmt: skip
-    log.info(
-        "%s: unmount after the last session %s",
-        account.name,
-        "scheduled" if started else "already scheduled",
-    )
-    return 0
-
-
-def _start_unit(login: Login, account: Account, job: str, option: str, what: str) -> bool:
-    """Run `ltsp login OPTION USER` as a transient service; False if it runs already."""
+def _keep_home(login: Login, account: Account, home: Path) -> None:
+    """Under the lock: start the user's home keeper, or wake the running one."""
     from ltsp_client.login import sysbus  # D-Bus only here: not on the auth path
 
-    root = ["--root", str(login.root)] if login.root != Path("/") else []
-    argv = [*own_command(), "login", *root, option, account.name]
-    return sysbus.start_transient_service(unit_name(account.name, job), argv, f"ltsp: {what}")
+    name = account.name
+    argv = keeper.command(own_command(), login.root, name)
+    description = f"ltsp: keep {home} while {name} has a session"
+
+    def start() -> bool:
+        return sysbus.start_transient_service(unit_name(name), argv, description)
+
+    done = keeper.start_or_wake(login.state(name, "keeper"), start)
+    log.info("%s: home keeper %s", name, done)
 
 
-def unmount_after_logout(login: Login, account: Account) -> int:
-    """Wait (logind signals) until the user has no session, then unmount their home."""
-    from ltsp_client.login import logind
-
+def close_session(login: Login, account: Account) -> int:
     home = login.home(account)
-    while True:
-        logind.wait_until_no_sessions(account.user.uid)
-        with login.locked(account.name):
-            if logind.session_count(account.user.uid) > 0:
-                continue  # logged in again meanwhile: keep the home
-            if homes.mount_type(home) in (homes.SSHFS, homes.TMPFS):
-                homes.unmount(login.runner, home)
-                log.info("%s: last session ended; %s unmounted", account.name, home)
-            return 0
+    if account.kind is Kind.LOCAL or homes.mount_type(home) not in (homes.SSHFS, homes.TMPFS):
+        return 0
+    if _logind_session():
+        log.info("%s: session closed; the home keeper unmounts after the last one", account.name)
+        return 0
+    with login.locked(account.name):
+        homes.unmount(login.runner, home)
+    log.info("%s: session closed without a logind session; %s unmounted", account.name, home)
+    return 0
 
 
 def _read_authtok() -> str:
@@ -280,8 +286,7 @@ def _setup_logging() -> None:
 def main(ctx: Context, args: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="ltsp login", description=DESCRIPTION)
     parser.add_argument("--root", type=Path, default=Path("/"), help=argparse.SUPPRESS)
-    parser.add_argument("--unmount-after-logout", metavar="USER", help="(run by the session end)")
-    parser.add_argument("--watch-home", metavar="USER", help="(run by the session start)")
+    parser.add_argument(keeper.OPTION, metavar="USER", help="(the home keeper service)")
     options = parser.parse_args(args)
     _setup_logging()
     root: Path = options.root
@@ -293,17 +298,16 @@ def main(ctx: Context, args: list[str]) -> int:
         mkhomedir=settings.mkhomedir and os.environ.get("MKHOMEDIR") != "0",
     )
     login = Login(root, settings, run)
-    name = options.unmount_after_logout or options.watch_home or os.environ.get("PAM_USER", "")
+    name = options.keep_home or os.environ.get("PAM_USER", "")
     if not name:
         raise LtspError("no PAM_USER", hint="ltsp login is run by pam_exec; see docs/users.md")
     account = lookup(root, name)
     if account is None:
         log.warning("%s: no such user on this client", name)
         return 1
-    if options.unmount_after_logout:
-        return unmount_after_logout(login, account)
-    if options.watch_home:
-        return watch.watch(run, root, account.name, account.user.uid, login.home(account))
+    if options.keep_home:
+        state, pending = login.state(name, "keeper"), login.state(name, "pending")
+        return keeper.keep(login, account, state, pending)
     pam_type = os.environ.get("PAM_TYPE", "")
     if pam_type == "auth":
         return auth(login, account, _read_authtok())

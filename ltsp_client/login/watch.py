@@ -1,31 +1,27 @@
-"""Watch a user's SSHFS home for the session's lifetime: tell the user when sshfs dies.
+"""A user's SSHFS home: its sshfs and ssh processes, and telling the user it died.
 
-Run as the transient service `ltsp-login-watch-<user>.service`, started at
-`open_session`. It waits on a pidfd for the sshfs process to exit (no
-polling). An sshfs that exits after the user's last session (the unmount
-service unmounted the home) is a normal logout. Otherwise the home died
-mid-session: killed, sshfs leaves a dead mount ("Transport endpoint is not
-connected"), which stays so programs get errors instead of writing into
-the client's RAM; on a lost connection sshfs unmounts the home itself. Either
-way the user is told on every terminal of their sessions (and by a desktop
+The home keeper (keeper.py) waits for the sshfs process found here to exit.
+Killed, sshfs leaves a dead mount ("Transport endpoint is not connected"),
+which stays so programs get errors instead of writing into the client's
+RAM; on a lost connection sshfs unmounts the home itself. Either way the
+user is told on every terminal of their sessions (and by a desktop
 notification where `notify-send` exists). The next login mounts the home
-again (pam.py); the unmount service removes it after the last session.
+again (pam.py).
 """
 
 from __future__ import annotations
 
 import contextlib
-import logging
 import os
-import select
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from ltsp_client.login import homes
 from ltsp_client.run import Runner
 
-log = logging.getLogger("ltsp-login")
+if TYPE_CHECKING:
+    from ltsp_client.login.logind import Terminal
 
 MESSAGE = (
     "Your home folder on the login server is no longer reachable (the SSHFS mount died). "
@@ -74,25 +70,13 @@ def sftp_ssh(sshfs: int, user: str, proc: Path = Path("/proc")) -> list[int]:
     return found
 
 
-def wait_exit(pid: int) -> None:
-    """Block until the process exits (a pidfd turns readable); at once if it is gone."""
-    try:
-        fd = os.pidfd_open(pid)
-    except ProcessLookupError:
-        return
-    try:
-        select.select([fd], [], [])
-    finally:
-        os.close(fd)
-
-
-def tell(runner: Runner, root: Path, user: str, uid: int, message: str) -> list[str]:
-    """Show `message` on the user's session terminals; return where it was shown."""
-    from ltsp_client.login import logind  # D-Bus only here
-
+def tell(
+    runner: Runner, root: Path, user: str, uid: int, message: str, *, terminals: list[Terminal]
+) -> list[str]:
+    """Show `message` on the user's session terminals (logind's); return where it was shown."""
     shown = []
     graphical = False
-    for terminal in logind.terminals(uid):
+    for terminal in terminals:
         graphical = graphical or bool(terminal.display)
         if terminal.tty:
             device = root / "dev" / terminal.tty.removeprefix("/dev/")
@@ -108,26 +92,3 @@ def tell(runner: Runner, root: Path, user: str, uid: int, message: str) -> list[
         if runner(argv, timeout=10, check=False).ok:
             shown.append("desktop notification")
     return shown
-
-
-def watch(runner: Runner, root: Path, user: str, uid: int, home: Path) -> int:
-    """Wait for the home's sshfs to exit; if the user still has a session, tell them."""
-    from ltsp_client.login import logind
-
-    pid = sshfs_pid(home)
-    if pid is not None:
-        wait_exit(pid)
-    elif homes.mount_type(home) == homes.SSHFS and not homes.is_stale(home):
-        log.warning("%s: no sshfs process found for %s; not watching it", user, home)
-        return 0
-    stale = homes.mount_type(home) == homes.SSHFS
-    if not stale and logind.session_count(uid) == 0:
-        return 0  # the unmount after the last session: sshfs exits after it
-    shown = tell(runner, root, user, uid, MESSAGE)
-    log.error(
-        "%s: the SSHFS home %s died mid-session (%s); told the user on %s; "
-        "the next login mounts it again",
-        user, home, "sshfs killed, mount dead" if stale else "connection lost, sshfs unmounted",
-        ", ".join(shown) or "no terminal",
-    )  # fmt: skip
-    return 0

@@ -5,10 +5,15 @@ through the image's real PAM stack, timed inside the client (`date +%s%N`
 around it, so the serial shell's round trips do not count). A local user
 goes through pam_unix (our session line runs too, and does nothing for
 them); a server user's login checks the password over SSH, mounts the home
-over SSHFS and starts the watch and unmount services. Between rounds the
-server user's home is unmounted (by the unmount service), so every round
-is a first login. NOOP is one start of our binary, which a local login pays
+over SSHFS and moves sshfs into a scope. pamtester runs in the lab's root
+session, so pam_systemd makes no logind session for these logins: the home
+keeper is not started and close_session unmounts the home itself (keeper.py,
+pam.py), so every round is a first login. NOOP is one start of our binary, which a local login pays
 twice (open and close).
+
+With `steps`, each round also times the two halves of each login apart,
+`authenticate` and then `open_session close_session` (two pamtester runs):
+where a server login's extra time goes.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from lab.userlab import ALICE, sshfs_mounts
 LOCAL = "local user (pam_unix)"
 SERVER = "server user (SSH + SSHFS)"
 NOOP = "`ltsp login` with nothing to do"
+AUTH, SESSION = "authenticate", "open_session close_session"
 LOCAL_USER, LOCAL_PASSWORD = "localpupil", "local pw 3"
 
 
@@ -40,12 +46,14 @@ def _timed(shell: GuestShell, command: str, what: str, *, timeout: float = 60) -
     return int(found.group(2)) / 1e9
 
 
-def _timed_login(shell: GuestShell, user: str, password: str) -> float:
+def _timed_login(
+    shell: GuestShell, user: str, password: str, operations: str = f"{AUTH} {SESSION}"
+) -> float:
     encoded = base64.b64encode(f"{password}\n".encode()).decode()
     shell.run(f"echo {encoded} | base64 -d > /run/lab-pw")
     try:
-        login = f"pamtester login {user} authenticate open_session close_session < /run/lab-pw"
-        return _timed(shell, login, f"the timed login of {user}", timeout=120)
+        login = f"pamtester login {user} {operations} < /run/lab-pw"
+        return _timed(shell, login, f"the timed login of {user} ({operations})", timeout=120)
     finally:
         shell.run("rm -f /run/lab-pw")
 
@@ -64,8 +72,10 @@ def _wait_unmounted(shell: GuestShell, home: Path, timeout: float = 60) -> None:
         time.sleep(0.5)
 
 
-def time_logins(shell: GuestShell, home: Path, *, rounds: int) -> dict[str, list[float]]:
-    """Seconds per login of each kind, `rounds` each, alternating."""
+def time_logins(
+    shell: GuestShell, home: Path, *, rounds: int, steps: bool = False
+) -> dict[str, list[float]]:
+    """Seconds per login of each kind, `rounds` each, alternating (and per step)."""
     shell.run(
         f"id {LOCAL_USER} >/dev/null 2>&1 || useradd -m {LOCAL_USER}; "
         f"echo '{LOCAL_USER}:{LOCAL_PASSWORD}' | chpasswd"
@@ -76,5 +86,16 @@ def time_logins(shell: GuestShell, home: Path, *, rounds: int) -> dict[str, list
         times[NOOP].append(_timed_noop(shell))
         times[LOCAL].append(_timed_login(shell, LOCAL_USER, LOCAL_PASSWORD))
         times[SERVER].append(_timed_login(shell, ALICE.name, ALICE.password))
+        _wait_unmounted(shell, home)
+        if not steps:
+            continue
+        for label, user, password in (
+            (LOCAL, LOCAL_USER, LOCAL_PASSWORD),
+            (SERVER, ALICE.name, ALICE.password),
+        ):
+            for operations in (AUTH, SESSION):
+                row = f"{label.split(' (')[0]}: {operations}"
+                took = _timed_login(shell, user, password, operations)
+                times.setdefault(row, []).append(took)
         _wait_unmounted(shell, home)
     return times

@@ -13,6 +13,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +24,7 @@ import pytest
 import sshserver
 from sshserver import ALICE, BOB, KIOSK
 
-from ltsp_client.login import homes, pam, watch
+from ltsp_client.login import homes, keeper, pam, watch
 from ltsp_client.login.account import lookup
 from ltsp_client.login.settings import LoginSettings
 from ltsp_client.run import Result, run
@@ -174,13 +175,14 @@ def test_stored_password_mounts_at_session_open(
     """Autologin: no auth step; PASSWORDS_x's password (with `/` and `+`) mounts the home."""
     with fakebus.fake_system_bus(tmp_path) as (address, system):
         monkeypatch.setenv("DBUS_SYSTEM_BUS_ADDRESS", address)
+        monkeypatch.setenv("XDG_SESSION_ID", "c1")
         lg = login(client, server.port)
         kiosk = account(client, "kiosk")
         assert kiosk.stored == KIOSK.password
         assert pam.open_session(lg, kiosk) == 0
         assert sshfs_mounts(client / "home/kiosk") == 1
         started = dict(system.systemd1.started)
-        assert list(started) == ["ltsp-login-sshfs-kiosk.scope", "ltsp-login-watch-kiosk.service"]
+        assert list(started) == ["ltsp-login-sshfs-kiosk.scope", "ltsp-login-home-kiosk.service"]
         # sshfs leaves the unit of the program that logged in (a getty's ends at logout)
         sshfs = watch.sshfs_pid(client / "home/kiosk")
         assert sshfs is not None
@@ -198,12 +200,29 @@ def kill_sshfs(home: Path) -> None:
         os.kill(int(pid), signal.SIGKILL)
 
 
-def watcher(system: fakebus.FakeSystem) -> subprocess.Popen[bytes]:
-    """Run the watch unit's command as systemd would."""
+def start_keeper(system: fakebus.FakeSystem) -> subprocess.Popen[bytes]:
+    """Run the home keeper unit's command as systemd would."""
     (name, properties) = system.systemd1.started[-1]
-    assert name.startswith("ltsp-login-watch-")
+    assert name.startswith("ltsp-login-home-")
     ((_, argv, _),) = dict(properties)["ExecStart"]
     return subprocess.Popen(argv, env={**os.environ, "PYTHONPATH": str(REPO)})
+
+
+def written(path: Path) -> str:
+    """A state file's text, or "" while it is not there."""
+    try:
+        return path.read_text()
+    except FileNotFoundError:
+        return ""
+
+
+def eventually(check: Callable[[], bool], seconds: float = 10) -> bool:
+    deadline = time.monotonic() + seconds
+    while not check():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.1)
+    return True
 
 
 def test_dead_sshfs_is_remounted(client: Path, server: sshserver.SshServer) -> None:
@@ -218,12 +237,16 @@ def test_dead_sshfs_is_remounted(client: Path, server: sshserver.SshServer) -> N
 
 @dataclass
 class Watched:
-    """A server user logged in with one session on `tty`, and the watch unit's command running."""
+    """A server user logged in with one session on `tty`, and the home keeper running."""
 
     login: pam.Login
     system: fakebus.FakeSystem
     tty: Path
-    watcher: subprocess.Popen[bytes]
+    keeper: subprocess.Popen[bytes]
+
+    def running(self, state: Path) -> bool:
+        """The keeper runs and has written its pid (it is past its start)."""
+        return self.keeper.poll() is None and written(state) == f"{self.keeper.pid}\n"
 
 
 @pytest.fixture
@@ -237,40 +260,58 @@ def watched(
         device.write_text("")
         with fakebus.fake_system_bus(tmp_path) as (address, system):
             monkeypatch.setenv("DBUS_SYSTEM_BUS_ADDRESS", address)
+            monkeypatch.setenv("XDG_SESSION_ID", f"s_{user.name}")
             lg = login(client, server.port)
             assert pam.auth(lg, account(client, user.name), user.password) == 0
             system.add_session(user.uid, f"s_{user.name}", tty=tty)
             assert pam.open_session(lg, account(client, user.name)) == 0
-            watching = watcher(system)
+            keeping = start_keeper(system)
+            watched = Watched(lg, system, device, keeping)
             try:
-                yield Watched(lg, system, device, watching)
+                assert eventually(lambda: watched.running(lg.state(user.name, "keeper")))
+                yield watched
             finally:
-                watching.kill()
-                watching.wait()
+                keeping.kill()
+                keeping.wait()
 
     return start
 
 
 def test_dead_sshfs_mid_session_tells_the_user(client: Path, watched: Any) -> None:
-    """sshfs exits, the home stays (dead) mounted: the watch unit writes to the session's tty."""
+    """sshfs exits, the home stays (dead) mounted: the keeper writes to the session's tty;
+    the next login mounts the home again and wakes the keeper, which watches the new sshfs."""
     with watched(ALICE, "pts/7") as w:
-        with pytest.raises(subprocess.TimeoutExpired):
-            w.watcher.wait(1)
         home = client / "home/alice"
         kill_sshfs(home)
-        assert w.watcher.wait(10) == 0
+        assert eventually(lambda: "no longer reachable" in w.tty.read_text())
         assert "home folder on the login server is no longer reachable" in w.tty.read_text()
-        # the next login mounts it again
+        w.tty.write_text("")
+        # the next login mounts it again; its session start wakes the keeper (no second one)
         assert pam.auth(w.login, account(client, "alice"), ALICE.password) == 0
         assert not homes.is_stale(home) and sshfs_mounts(home) == 1
+        w.system.add_session(ALICE.uid, "s_alice2", tty="pts/7")
+        assert pam.open_session(w.login, account(client, "alice")) == 0
+        assert [n for n, _ in w.system.systemd1.started].count("ltsp-login-home-alice.service") == 1
+        time.sleep(1)  # the keeper looks for the new sshfs
+        kill_sshfs(home)
+        assert eventually(lambda: "no longer reachable" in w.tty.read_text())
+        assert w.keeper.poll() is None  # sessions left
+        w.system.remove_session(ALICE.uid, "s_alice")
+        w.system.remove_session(ALICE.uid, "s_alice2")
+        assert w.keeper.wait(10) == 0
+        assert sshfs_mounts(home) == 0  # the dead mount too
 
 
-def test_watcher_quiet_after_a_normal_unmount(client: Path, watched: Any) -> None:
+def test_keeper_unmounts_after_the_last_session_quietly(client: Path, watched: Any) -> None:
     with watched(BOB, "tty3") as w:
+        assert pam.close_session(w.login, account(client, "bob")) == 0  # asks nothing of D-Bus
+        assert len(w.system.systemd1.started) == 2  # the sshfs scope and the keeper
+        assert w.keeper.poll() is None and sshfs_mounts(client / "home/bob") == 1
         w.system.remove_session(BOB.uid, "s_bob")
-        homes.unmount(run, client / "home/bob")  # as the unmount service does after that
-        assert w.watcher.wait(10) == 0
+        assert w.keeper.wait(10) == 0
+        assert sshfs_mounts(client / "home/bob") == 0
         assert w.tty.read_text() == ""
+        assert not w.login.state("bob", "keeper").exists()
 
 
 def test_lost_connection_mid_session_tells_the_user(
@@ -278,17 +319,17 @@ def test_lost_connection_mid_session_tells_the_user(
 ) -> None:
     """ssh dies (network gone): sshfs unmounts the home and exits; the session still runs."""
     with watched(BOB, "tty4") as w:
-        with pytest.raises(subprocess.TimeoutExpired):
-            w.watcher.wait(1)
         ssh = subprocess.run(
             ["pgrep", "-f", f"^ssh .*-oPort={server.port} .*bob@127.0.0.1 sftp"],
             capture_output=True, text=True, check=False,
         ).stdout.split()  # fmt: skip
         assert len(ssh) == 1
         os.kill(int(ssh[0]), signal.SIGKILL)
-        assert w.watcher.wait(10) == 0
-        assert "no longer reachable" in w.tty.read_text()
+        assert eventually(lambda: "no longer reachable" in w.tty.read_text())
         assert sshfs_mounts(client / "home/bob") == 0
+        assert w.keeper.poll() is None
+        w.system.remove_session(BOB.uid, "s_bob")
+        assert w.keeper.wait(10) == 0
 
 
 def test_through_the_applet_like_pam_exec(client: Path, server: sshserver.SshServer) -> None:
@@ -315,31 +356,83 @@ def test_unmount_after_the_last_session(
     """Two sessions, one home: it stays after the first ends, goes after the second (signals)."""
     with fakebus.fake_system_bus(tmp_path) as (address, system):
         monkeypatch.setenv("DBUS_SYSTEM_BUS_ADDRESS", address)
+        monkeypatch.setenv("XDG_SESSION_ID", "c1")
         lg = login(client, 1)
         guest = account(client, "guest01")
         system.add_session(41600, "c1")
-        system.add_session(41600, "c2")
         assert pam.open_session(lg, guest) == 0
         home = client / "home/guest01"
         assert homes.mount_type(home) == "tmpfs"
-        assert pam.close_session(lg, guest) == 0
-        assert pam.close_session(lg, guest) == 0  # the unit exists already: fine
         ((name, properties),) = system.systemd1.started
-        assert name == "ltsp-login-unmount-guest01.service"
+        assert name == "ltsp-login-home-guest01.service"
         ((path, argv, _),) = dict(properties)["ExecStart"]
-        assert argv[0] == path and argv[-4:] == [
-            "--root",
-            str(client),
-            "--unmount-after-logout",
-            "guest01",
-        ]
-        # run the unit's command as systemd would
-        env = {**os.environ, "PYTHONPATH": str(REPO)}
-        watcher = subprocess.Popen(argv, env=env)
-        system.remove_session(41600, "c1")
-        with pytest.raises(subprocess.TimeoutExpired):
-            watcher.wait(1)
-        assert homes.mount_type(home) == "tmpfs"
-        system.remove_session(41600, "c2")
-        assert watcher.wait(10) == 0
-        assert homes.mount_type(home) is None
+        assert argv[0] == path and argv[-4:] == ["--root", str(client), "--keep-home", "guest01"]
+        keeping = start_keeper(system)
+        try:
+            state = lg.state("guest01", "keeper")
+            assert eventually(lambda: written(state) == f"{keeping.pid}\n")
+            system.add_session(41600, "c2")
+            assert pam.open_session(lg, guest) == 0  # wakes the keeper, starts no other
+            assert len(system.systemd1.started) == 1
+            assert pam.close_session(lg, guest) == 0
+            system.remove_session(41600, "c1")
+            with pytest.raises(subprocess.TimeoutExpired):
+                keeping.wait(1)
+            assert homes.mount_type(home) == "tmpfs"
+            assert pam.close_session(lg, guest) == 0
+            system.remove_session(41600, "c2")
+            assert keeping.wait(10) == 0
+            assert homes.mount_type(home) is None
+        finally:
+            keeping.kill()
+            keeping.wait()
+
+
+def test_relogin_while_the_keeper_is_leaving_keeps_the_home(
+    client: Path, server: sshserver.SshServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A login authenticated (home mounted) but not yet in logind: the keeper, seeing no
+    session, keeps the home while the login's pending mark is fresh; the session start
+    clears it and wakes the keeper, which then follows that session."""
+    with fakebus.fake_system_bus(tmp_path) as (address, system):
+        monkeypatch.setenv("DBUS_SYSTEM_BUS_ADDRESS", address)
+        monkeypatch.setenv("XDG_SESSION_ID", "s1")
+        lg = login(client, server.port)
+        home = client / "home/alice"
+        assert pam.auth(lg, account(client, "alice"), ALICE.password) == 0
+        assert lg.state("alice", "pending").exists()
+        # the keeper of an earlier session, which just ended (no session in logind now)
+        argv = keeper.command(pam.own_command(), client, "alice")
+        keeping = subprocess.Popen(argv, env={**os.environ, "PYTHONPATH": str(REPO)})
+        try:
+            state = lg.state("alice", "keeper")
+            assert eventually(lambda: written(state) == f"{keeping.pid}\n")
+            time.sleep(1)
+            assert keeping.poll() is None and sshfs_mounts(home) == 1
+            system.add_session(ALICE.uid, "s1")
+            assert pam.open_session(lg, account(client, "alice")) == 0
+            assert not lg.state("alice", "pending").exists()
+            assert [n for n, _ in system.systemd1.started] == ["ltsp-login-sshfs-alice.scope"]
+            time.sleep(1)
+            assert keeping.poll() is None and sshfs_mounts(home) == 1
+            system.remove_session(ALICE.uid, "s1")
+            assert keeping.wait(10) == 0
+            assert sshfs_mounts(home) == 0
+        finally:
+            keeping.kill()
+            keeping.wait()
+
+
+def test_without_a_logind_session_the_session_end_unmounts(
+    client: Path, server: sshserver.SshServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No pam_systemd session (no XDG_SESSION_ID): no keeper; close_session unmounts."""
+    monkeypatch.delenv("XDG_SESSION_ID", raising=False)
+    monkeypatch.setenv("DBUS_SYSTEM_BUS_ADDRESS", "unix:path=/nonexistent")
+    lg = login(client, 1)
+    guest = account(client, "guest01")
+    assert pam.open_session(lg, guest) == 0
+    home = client / "home/guest01"
+    assert homes.mount_type(home) == "tmpfs"
+    assert pam.close_session(lg, guest) == 0
+    assert homes.mount_type(home) is None

@@ -14,15 +14,15 @@ def test_transient_unit_arrives_intact_then_exists(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # odd lengths and non-ASCII: every string, array and struct needs its padding right
-    argv = ["/usr/lib/ltsp/ltsp", "login", "--watch-home", "ζωή-ü", "x" * 7]
+    argv = ["/usr/lib/ltsp/ltsp", "login", "--keep-home", "ζωή-ü", "x" * 7]
     with fakebus.fake_system_bus(tmp_path) as (address, system):
         monkeypatch.setenv("DBUS_SYSTEM_BUS_ADDRESS", address)
-        assert sysbus.start_transient_service("a-b.service", argv, "watch é") is True
-        assert sysbus.start_transient_service("a-b.service", argv, "watch é") is False
+        assert sysbus.start_transient_service("a-b.service", argv, "keep é") is True
+        assert sysbus.start_transient_service("a-b.service", argv, "keep é") is False
         ((name, properties),) = system.systemd1.started
     assert name == "a-b.service"
     assert dict(properties) == {
-        "Description": "watch é",
+        "Description": "keep é",
         "ExecStart": [[argv[0], argv, False]],
         "Nice": 19,
         "CollectMode": "inactive-or-failed",
