@@ -19,8 +19,7 @@ from base64 import b64decode
 from dataclasses import dataclass
 from pathlib import Path
 
-from ltsp_client.users.pwdb import Shadow, User, parse_passwd, parse_shadow
-from ltsp_client.users.pwmerge import PAMLTSP
+from ltsp_client.users.pwdb import PAMLTSP, Shadow, User, parse_passwd, parse_shadow
 
 CACHE_DIR = "/run/ltsp/login"
 

@@ -1,15 +1,20 @@
 """mount(2), umount2(2) and the mount table, without util-linux (the initramfs has busybox at best).
 
 libc comes from `CDLL(None)`: `ctypes.util.find_library` would spawn ldconfig or gcc.
+ctypes is imported when a mount is made: reading the mount table (`ltsp login`
+at every PAM step) does not need it.
 """
 
 from __future__ import annotations
 
-import ctypes
 import os
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import ctypes
 
 MS_RDONLY = 0x1
 MS_NOSUID = 0x2
@@ -34,6 +39,8 @@ _IGNORED_OPTIONS = {"rw", "loop", "defaults", "suid", "dev", "exec", "auto", "no
 
 @cache
 def libc() -> ctypes.CDLL:
+    import ctypes
+
     lib = ctypes.CDLL(None, use_errno=True)
     lib.mount.argtypes = (
         ctypes.c_char_p,
@@ -44,6 +51,12 @@ def libc() -> ctypes.CDLL:
     )
     lib.umount2.argtypes = (ctypes.c_char_p, ctypes.c_int)
     return lib
+
+
+def _errno() -> int:
+    import ctypes
+
+    return ctypes.get_errno()
 
 
 def split_options(options: str) -> tuple[int, str]:
@@ -67,14 +80,14 @@ def mount(source: str, target: Path | str, fstype: str, *, flags: int = 0, data:
         data.encode() if data else None,
     )
     if rc != 0:
-        err = ctypes.get_errno()
+        err = _errno()
         raise OSError(err, f"mount -t {fstype or 'none'} {source} {target}: {os.strerror(err)}")
 
 
 def umount(target: Path | str, *, lazy: bool = False) -> None:
     rc = libc().umount2(str(target).encode(), MNT_DETACH if lazy else 0)
     if rc != 0:
-        err = ctypes.get_errno()
+        err = _errno()
         raise OSError(err, f"umount {target}: {os.strerror(err)}")
 
 

@@ -15,8 +15,7 @@ from base64 import b64decode
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
-from ltsp_client.users.pwdb import Shadow
-from ltsp_client.users.pwmerge import PAMLTSP
+from ltsp_client.users.pwdb import PAMLTSP, Shadow
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,8 @@ from typing import TypeVar
 from ltsp_client.errors import LtspError
 
 T = TypeVar("T")
+# the shadow password field of a server user (pwmerge writes it, `ltsp login` reads it)
+PAMLTSP = "pamltsp"
 SHADOW_AGING = 7  # lastchg, min, max, warn, inactive, expire, flag
 NO_AGING = ("",) * SHADOW_AGING
 

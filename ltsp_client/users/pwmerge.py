@@ -26,9 +26,17 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from ltsp_client.users.pwdb import NO_AGING, AccountDb, Group, GShadow, IdRange, Shadow, User
+from ltsp_client.users.pwdb import (
+    NO_AGING,
+    PAMLTSP,
+    AccountDb,
+    Group,
+    GShadow,
+    IdRange,
+    Shadow,
+    User,
+)
 
-PAMLTSP = "pamltsp"
 LOCKED = "!"
 
 
