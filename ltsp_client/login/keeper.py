@@ -181,13 +181,19 @@ async def _keep(login: Login, account: Account, state: Path, pending: Path) -> i
     async with Logind(on_removed=wake.set) as bus:
         with login.locked(name):
             state.write_text(f"{os.getpid()}\n")
+        told = False  # about the dead home (once per mount)
         while True:
             wake.clear()
             if sshfs is not None and sshfs.exited:
-                sshfs = None
+                sshfs, told = None, True
                 await _died(login, account, bus)
             if sshfs is None:
                 sshfs = _watch(loop, home, wake.set)
+                if sshfs is not None:
+                    told = False
+                elif not told and homes.mount_type(home) == homes.SSHFS:
+                    told = True  # dead before we watched it (we start at Nice=19)
+                    await _died(login, account, bus)
             wait: float | None = None
             if await bus.session_count(uid) == 0:
                 with login.locked(name):

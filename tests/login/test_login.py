@@ -254,7 +254,8 @@ def watched(
     client: Path, server: sshserver.SshServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Callable[[sshserver.TestUser, str], contextlib.AbstractContextManager[Watched]]:
     @contextlib.contextmanager
-    def start(user: sshserver.TestUser, tty: str) -> Iterator[Watched]:
+    def start(user: sshserver.TestUser, tty: str, *, dead: bool = False) -> Iterator[Watched]:
+        """dead: sshfs is killed before the keeper starts."""
         device = client / "dev" / tty
         device.parent.mkdir(parents=True, exist_ok=True)
         device.write_text("")
@@ -265,6 +266,8 @@ def watched(
             assert pam.auth(lg, account(client, user.name), user.password) == 0
             system.add_session(user.uid, f"s_{user.name}", tty=tty)
             assert pam.open_session(lg, account(client, user.name)) == 0
+            if dead:
+                kill_sshfs(client / "home" / user.name)
             keeping = start_keeper(system)
             watched = Watched(lg, system, device, keeping)
             try:
@@ -300,6 +303,14 @@ def test_dead_sshfs_mid_session_tells_the_user(client: Path, watched: Any) -> No
         w.system.remove_session(ALICE.uid, "s_alice2")
         assert w.keeper.wait(10) == 0
         assert sshfs_mounts(home) == 0  # the dead mount too
+
+
+def test_home_dead_before_the_keeper_started(client: Path, watched: Any) -> None:
+    with watched(ALICE, "pts/8", dead=True) as w:
+        assert eventually(lambda: "no longer reachable" in w.tty.read_text())
+        w.system.remove_session(ALICE.uid, "s_alice")
+        assert w.keeper.wait(10) == 0
+        assert sshfs_mounts(client / "home/alice") == 0
 
 
 def test_keeper_unmounts_after_the_last_session_quietly(client: Path, watched: Any) -> None:
