@@ -13,7 +13,7 @@ password; the process is `python3 -m ltsp_client`.
 binary, the image's real PAM stack, logind, the lab server's sshd) and times
 whole logins (`pamtester ... authenticate open_session close_session`) of a
 local user and of a server user, alternating (qemu-tests/lab/logintime.py);
---steps adds a row per PAM step (authenticate; open_session + close_session).
+--steps adds a row per PAM step (authenticate, open_session, close_session).
 """
 
 from __future__ import annotations
@@ -44,6 +44,8 @@ def lab(rounds: int, steps: bool) -> None:
         if steps:  # when each `ltsp login` step and unit logged, to read the gaps from
             journal = "journalctl -b -o short-precise --no-pager -t ltsp-login"
             print(shell.text(f"{journal} | tail -n 30"))
+            # whether system.slice (transient services) and user.slice share the CPU by weight
+            print("cpu controller:", shell.text("cat /sys/fs/cgroup/cgroup.subtree_control"))
         print(f"host load average before {load[0]:.2f}, after {os.getloadavg()[0]:.2f} (1 min)")
     report(times)
     added = statistics.median(times[SERVER]) - statistics.median(times[LOCAL])
@@ -61,9 +63,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--lab", action="store_true", help="in a QEMU lab client (minutes)")
-    parser.add_argument(
-        "--steps", action="store_true", help="--lab: also time authenticate and the session apart"
-    )
+    parser.add_argument("--steps", action="store_true", help="--lab: also time each PAM step apart")
     options = parser.parse_args()
     if options.lab:
         lab(options.rounds, options.steps)

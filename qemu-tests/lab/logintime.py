@@ -8,11 +8,12 @@ them); a server user's login checks the password over SSH, mounts the home
 over SSHFS and moves sshfs into a scope. pamtester runs in the lab's root
 session, so pam_systemd makes no logind session for these logins: the home
 keeper is not started and close_session unmounts the home itself (keeper.py,
-pam.py), so every round is a first login. NOOP is one start of our binary, which a local login pays
-twice (open and close).
+pam.py), so every round is a first login. NOOP is one start of our binary,
+which a local login pays twice (open and close).
 
-With `steps`, each round also times the two halves of each login apart,
-`authenticate` and then `open_session close_session` (two pamtester runs):
+With `steps`, each round also times each PAM step of each login apart
+(three pamtester runs: `authenticate`, `open_session`, `close_session`; the
+root session's pamtester makes no logind session, so nothing ties them):
 where a server login's extra time goes.
 """
 
@@ -30,7 +31,7 @@ from lab.userlab import ALICE, sshfs_mounts
 LOCAL = "local user (pam_unix)"
 SERVER = "server user (SSH + SSHFS)"
 NOOP = "`ltsp login` with nothing to do"
-AUTH, SESSION = "authenticate", "open_session close_session"
+STEPS = ("authenticate", "open_session", "close_session")
 LOCAL_USER, LOCAL_PASSWORD = "localpupil", "local pw 3"
 
 
@@ -47,7 +48,7 @@ def _timed(shell: GuestShell, command: str, what: str, *, timeout: float = 60) -
 
 
 def _timed_login(
-    shell: GuestShell, user: str, password: str, operations: str = f"{AUTH} {SESSION}"
+    shell: GuestShell, user: str, password: str, operations: str = " ".join(STEPS)
 ) -> float:
     encoded = base64.b64encode(f"{password}\n".encode()).decode()
     shell.run(f"echo {encoded} | base64 -d > /run/lab-pw")
@@ -93,7 +94,7 @@ def time_logins(
             (LOCAL, LOCAL_USER, LOCAL_PASSWORD),
             (SERVER, ALICE.name, ALICE.password),
         ):
-            for operations in (AUTH, SESSION):
+            for operations in STEPS:
                 row = f"{label.split(' (')[0]}: {operations}"
                 took = _timed_login(shell, user, password, operations)
                 times.setdefault(row, []).append(took)
