@@ -13,7 +13,7 @@ import shlex
 from pathlib import Path
 
 from ltsp_client.paths import inside
-from ltsp_client.pluginkit.units import is_masked_link
+from ltsp_client.pluginkit.sysconf import effective_files
 
 # Earlier directories override a file of the same name in later ones.
 DIRS = (
@@ -23,18 +23,6 @@ DIRS = (
     "/usr/lib/sysusers.d",
     "/lib/sysusers.d",
 )
-
-
-def _config_files(root: Path) -> list[Path]:
-    """The sysusers.d files in effect, by name; a link to /dev/null masks one."""
-    chosen: dict[str, Path] = {}
-    for directory in DIRS:
-        folder = inside(root, directory)
-        if folder.is_dir():
-            for path in folder.iterdir():
-                if path.name.endswith(".conf"):
-                    chosen.setdefault(path.name, path)
-    return [chosen[n] for n in sorted(chosen) if not is_masked_link(chosen[n])]
 
 
 def _entries(root: Path, path: str) -> dict[str, list[str]]:
@@ -49,7 +37,7 @@ def pending(root: Path) -> list[str]:
     users = _entries(root, "/etc/passwd")
     groups = _entries(root, "/etc/group")
     out: list[str] = []
-    for path in _config_files(root):
+    for path in effective_files(root, DIRS):
         for number, line in enumerate(path.read_text(errors="replace").splitlines(), 1):
             if line.strip() and not line.lstrip().startswith("#"):
                 out += _line_pending(line, users, groups, f"{path.name}:{number}")

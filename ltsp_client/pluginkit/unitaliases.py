@@ -15,7 +15,7 @@ import os
 from pathlib import Path, PurePosixPath
 
 from ltsp_client.paths import inside
-from ltsp_client.pluginkit.units import SYSTEM_UNIT_PATHS, UNIT_RE, USER_UNIT_PATHS
+from ltsp_client.pluginkit.units import SYSTEM_UNIT_PATHS, UNIT_RE, USER_UNIT_PATHS, template_of
 
 MAX_ALIASES = 10
 
@@ -55,8 +55,10 @@ class UnitNames:
         return unit
 
     def installed(self, name: str) -> bool:
-        """Whether `name` or `name.service` is a unit of the image (masked ones are not)."""
-        for candidate in dict.fromkeys((name, as_unit(name))):
+        """Whether `name` or `name.service` is a unit of the image (masked ones are not); an
+        instance (`modprobe@loop.service`) is one when its template is."""
+        names = (name, as_unit(name), template_of(as_unit(name)))
+        for candidate in dict.fromkeys(names):
             entry = self.entries.get(candidate)
             if entry is None or not os.path.lexists(entry):
                 continue

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 
-from ltsp_client.pluginkit import Param, Plugin, PluginContext, sysusers, unitaliases
+from ltsp_client.pluginkit import Param, Plugin, PluginContext, sysconf, sysusers, unitaliases
 from ltsp_client.pluginkit.interfaces import read_interfaces
 
 log = logging.getLogger(__name__)
@@ -85,6 +85,15 @@ NETWORKING = "networking"
 # Debian has no /etc/.updated, so systemd-sysusers runs at every boot, before
 # sysinit.target, although the image's packages created their users when installed.
 SYSUSERS = "systemd-sysusers"
+# Units skipped by their own conditions on a diskless client, whose wants still run:
+# systemd-repart (nothing in repart.d) pulls modprobe@loop and modprobe@dm_mod.
+REPART = "systemd-repart"
+REPART_DIRS = ("/etc/repart.d", "/run/repart.d", "/usr/local/lib/repart.d", "/usr/lib/repart.d")
+# systemd-pstore pulls modprobe@efi_pstore: without EFI that module has no storage to offer.
+EFI_PSTORE = "modprobe@efi_pstore.service"
+# `journalctl --flush` moves the runtime journal to /var/log/journal: nothing to move when
+# journald keeps it in RAM (the systemd plugin's Storage=volatile), before tmpfiles-setup.
+JOURNAL_FLUSH = "systemd-journal-flush"
 # upstream's list disables systemd-random-seed, which does nothing to a static unit; every
 # client loads the image's one seed and saves it to a tmpfs: masked, so it really is off
 MASK_SYSTEM = ("apt-daily", "apt-daily-upgrade", "rsyslog", "systemd-random-seed")
@@ -131,7 +140,9 @@ class Services(Plugin, name="services", order=95):
     when ifupdown raises no NIC but the boot NIC: ifupdown-pre's udev settle,
     and networking.service if its `ifup -a` finds only lo and the boot NIC
     as `inet manual`; systemd-sysusers when the image has every user and
-    group it declares) plus
+    group it declares; systemd-repart without repart.d, which pulls in two
+    modprobe units; modprobe@efi_pstore without EFI; systemd-journal-flush
+    when the journal is volatile) plus
     DISABLE_/MASK_ SYSTEM_/SESSION_ SERVICES, minus KEEP_SYSTEM_/SESSION_SERVICES.
     A kept unit is kept under all its names: KEEP_SYSTEM_SERVICES=rpcbind
     also keeps Debian's `portmap` alias. Units are acted on as files.
@@ -172,7 +183,12 @@ class Services(Plugin, name="services", order=95):
         defaults = (*DISABLE_SYSTEM, *NOT_WAITED_FOR, *nfs)
         extra_disable = _words(ctx, "DISABLE_SYSTEM_SERVICES")
         extra_mask = _words(ctx, "MASK_SYSTEM_SERVICES")
-        mask_defaults = (*MASK_SYSTEM, *self._idle_ifupdown(ctx), *self._idle_sysusers(ctx))
+        mask_defaults = (
+            *MASK_SYSTEM,
+            *self._idle_ifupdown(ctx),
+            *self._idle_sysusers(ctx),
+            *self._idle_early(ctx),
+        )
         names = [*defaults, *extra_disable, *mask_defaults, *extra_mask]
         units = unitaliases.UnitNames(ctx.root)
         real = {n: units.real_unit(n) for n in names}
@@ -216,6 +232,17 @@ class Services(Plugin, name="services", order=95):
         if todo:
             log.info("%s kept: it would create %s", SYSUSERS, ", ".join(todo[:5]))
         return () if todo else (SYSUSERS,)
+
+    @staticmethod
+    def _idle_early(ctx: PluginContext) -> tuple[str, ...]:
+        """Early units with nothing to do on this client, that run nonetheless."""
+        repart = any(d.is_dir() and any(d.iterdir()) for d in map(ctx.path, REPART_DIRS))
+        storage = sysconf.value(ctx.root, "journald.conf", "Journal", "Storage")
+        return (
+            *(() if repart else (REPART,)),
+            *(() if ctx.path("/sys/firmware/efi").is_dir() else (EFI_PSTORE,)),
+            *((JOURNAL_FLUSH,) if storage in ("volatile", "none") else ()),
+        )
 
     def _session(self, ctx: PluginContext) -> None:
         extra_disable = _words(ctx, "DISABLE_SESSION_SERVICES")

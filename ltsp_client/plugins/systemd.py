@@ -8,10 +8,16 @@ in /etc.
 
 from __future__ import annotations
 
+import logging
+import os
 import re
+from pathlib import PurePosixPath
 
 from ltsp_client.kcmdline import tokenize
 from ltsp_client.pluginkit import Plugin, PluginContext
+from ltsp_client.pluginkit.unitaliases import UnitNames
+
+log = logging.getLogger(__name__)
 
 SYSTEMD = "/lib/systemd/systemd"
 JOURNALD = (
@@ -38,6 +44,25 @@ VOLUME_GENERATORS = (
     ),
     ("systemd-integritysetup-generator", "/etc/integritytab", ()),
 )
+# Generators that read only the kernel command line: they write nothing unless a word
+# starts with one of these (debug: systemd.mask=, systemd.wants=, the debug shell, and the
+# credentials newer versions read; run: systemd.run=; hibernate-resume: resume=).
+CMDLINE_GENERATORS = (
+    (
+        "systemd-debug-generator",
+        (
+            "systemd.mask",
+            "systemd.wants",
+            "systemd.debug",
+            "systemd.default_debug_tty",
+            "systemd.set_credential",
+        ),
+    ),
+    ("systemd-run-generator", ("systemd.run",)),
+    ("systemd-hibernate-resume-generator", ("resume", "noresume")),
+)
+# system-update-generator redirects the boot when one of these exists.
+SYSTEM_UPDATE = (PurePosixPath("/system-update"), PurePosixPath("/etc/system-update"))
 # procps lowers the console log level; with netconsole the kernel's level must stay.
 CONSOLE_SYSCTL = "10-console-messages.conf"
 NETCONSOLE = re.compile(r"(?<![\w.-])netconsole\b")
@@ -59,13 +84,59 @@ def has_entries(table: str | None) -> bool:
     )
 
 
+def idle_generators(ctx: PluginContext, words: list[str]) -> list[str]:
+    """The image's generators that would write nothing for this client and command line."""
+    idle = [
+        name
+        for name, table, prefixes in VOLUME_GENERATORS
+        if not (prefixes and any(w.startswith(prefixes) for w in words))
+        and not has_entries(ctx.read_text(table))
+    ]
+    idle += [
+        n for n, prefixes in CMDLINE_GENERATORS if not any(w.startswith(prefixes) for w in words)
+    ]
+    rc_local = ctx.path("/etc/rc.local")
+    if not (rc_local.is_file() and rc_local.stat().st_mode & 0o111):
+        idle.append("systemd-rc-local-generator")
+    # a dangling link counts too (the generator does not follow it)
+    if not any(os.path.lexists(ctx.path(p.parent) / p.name) for p in SYSTEM_UPDATE):
+        idle.append("systemd-system-update-generator")
+    if scripts := sysv_scripts_without_unit(ctx):
+        log.info("systemd-sysv-generator kept for /etc/init.d/%s", ", ".join(scripts))
+    else:
+        idle.append("systemd-sysv-generator")
+    return [
+        name for name in idle if any(ctx.path(f"{d}/{name}").is_file() for d in PACKAGED_GENERATORS)
+    ]
+
+
+def sysv_scripts_without_unit(ctx: PluginContext) -> list[str]:
+    """/etc/init.d scripts that systemd-sysv-generator would make a unit for: executable,
+    and no unit file (a mask or an alias link counts) of their name, `.sh` removed."""
+    init_d = ctx.path("/etc/init.d")
+    if not init_d.is_dir():
+        return []
+    units = UnitNames(ctx.root)
+    out = []
+    for name in sorted(os.listdir(init_d)):
+        script = ctx.path(f"/etc/init.d/{name}")  # links followed inside the root
+        executable = script.is_file() and script.stat().st_mode & 0o111
+        if executable and f"{name.removesuffix('.sh')}.service" not in units.entries:
+            out.append(name)
+    return out
+
+
 class Systemd(Plugin, name="systemd", order=25):
     """A volatile, 1 MB journal; 10 s stop timeouts; no gpt-auto-generator; no journal ACLs.
 
     gpt-auto-generator would mount the local disk's partitions on a netbooted
     client. The cryptsetup, veritysetup and integritysetup generators are
     masked when their /etc table has no entry and the kernel command line no
-    option of theirs (they would only cost an exec at systemd's start). With
+    option of theirs (they would only cost an exec at systemd's start); so
+    are the other generators that would write nothing: debug, run and
+    hibernate-resume without their command line options, rc-local without
+    an executable /etc/rc.local, system-update without /system-update, and
+    sysv when every /etc/init.d script has a unit of its name. With
     `netconsole` on the kernel command line the kernel's console log level is
     left as the command line set it.
 
@@ -86,12 +157,8 @@ class Systemd(Plugin, name="systemd", order=25):
         for path in MANAGERS:
             ctx.write_file(path, STOP_TIMEOUT)
         ctx.symlink(GPT_AUTO, "/dev/null")
-        words = tokenize(ctx.read_text("/proc/cmdline") or "")
-        for name, table, prefixes in VOLUME_GENERATORS:
-            used = any(w.startswith(prefixes) for w in words) if prefixes else False
-            installed = any(ctx.path(f"{d}/{name}").is_file() for d in PACKAGED_GENERATORS)
-            if installed and not used and not has_entries(ctx.read_text(table)):
-                ctx.symlink(f"{GENERATORS}/{name}", "/dev/null")
+        for name in idle_generators(ctx, tokenize(ctx.read_text("/proc/cmdline") or "")):
+            ctx.symlink(f"{GENERATORS}/{name}", "/dev/null")
         tmpfiles = ctx.read_text(TMPFILES)
         override = "/etc/tmpfiles.d/systemd.conf"  # same name in /etc replaces /usr/lib's
         if tmpfiles and without_acls(tmpfiles) != tmpfiles and ctx.read_text(override) is None:

@@ -48,10 +48,11 @@ KNOWN_DIFFERENCES: dict[str, str] = {
     " drop-in instead of an edit of logind.conf",
     r"etc/systemd/(journald|system|user)\.conf(\.d|\.d/ltsp\.conf)?": "systemd plugin: drop-ins"
     " instead of regex edits of the main files (upstream's regex misses keys at column 0)",
-    r"etc/systemd/system-generators(/systemd-(gpt-auto|cryptsetup|veritysetup|integritysetup)"
-    r"-generator)?": "systemd plugin: gpt-auto"
-    " masked by a /dev/null link in /etc instead of deleted from /usr/lib; the volume generators"
-    " masked when the client has no such volume",
+    r"etc/systemd/system-generators(/systemd-(gpt-auto|cryptsetup|veritysetup|integritysetup"
+    r"|debug|run|hibernate-resume|rc-local|system-update|sysv)-generator)?": "systemd plugin:"
+    " gpt-auto masked by a /dev/null link in /etc instead of deleted from /usr/lib; the volume"
+    " generators masked when the client has no such volume, the others when they would write"
+    " nothing (no option of theirs, no /etc/rc.local, every init script has a unit)",
     r"etc/tmpfiles\.d(/systemd\.conf)?": "systemd plugin: an /etc/tmpfiles.d override instead of"
     " an edit of /usr/lib/tmpfiles.d/systemd.conf",
     r"etc/systemd/system/(multi-user\.target\.wants/)?ltsp\.service": "ltsp-service plugin: our"
@@ -60,11 +61,14 @@ KNOWN_DIFFERENCES: dict[str, str] = {
     " upstream links a mask for it anyway, ours masks only units the image has",
     r"(etc/systemd/system/((multi-user|network-online)\.target\.wants/)?|unit )(e2scrub_reap"
     r"|NetworkManager-wait-online|systemd-networkd-wait-online|ifupdown-wait-online"
-    r"|ifupdown-pre|networking|systemd-random-seed|systemd-sysusers)"
+    r"|ifupdown-pre|networking|systemd-random-seed|systemd-sysusers|systemd-repart"
+    r"|modprobe@efi_pstore|systemd-journal-flush)"
     r"\.service": "services plugin: a diskless client does not wait for the network to come"
     " online, nor for e2scrub_reap, a udev settle or `ifup -a` for the boot NIC;"
     " systemd-random-seed masked (upstream's disable does nothing to it), systemd-sysusers"
-    " masked when it has no user to create (docs/compatibility.md)",
+    " masked when it has no user to create; systemd-repart (no repart.d) and its two modprobe"
+    " units, modprobe@efi_pstore without EFI, the journal flush of a volatile journal"
+    " (docs/compatibility.md)",
 }
 
 

@@ -11,6 +11,7 @@ from goldentree import FACTS, SCHOOL_PACKAGES, FakeRoot, apply_plugin, client_co
 from ltsp_client.plugins.fstab import Fstab
 from ltsp_client.plugins.ifupdown import Ifupdown
 from ltsp_client.plugins.services import Services
+from ltsp_client.plugins.systemd import Systemd
 
 RPCBIND_LINKS = {
     "etc/systemd/system/multi-user.target.wants/rpcbind.service": None,
@@ -43,6 +44,9 @@ def default_changes() -> dict[str, str | None]:
         "etc/systemd/system/rsyslog.service": "-> /dev/null",
         # not upstream's: its disable does nothing to this static unit
         "etc/systemd/system/systemd-random-seed.service": "-> /dev/null",
+        # not upstream's: no repart.d (its modprobe@loop and @dm_mod go with it), no EFI
+        "etc/systemd/system/systemd-repart.service": "-> /dev/null",
+        "etc/systemd/system/modprobe@efi_pstore.service": "-> /dev/null",
     }
 
 
@@ -255,3 +259,68 @@ def test_no_unit_needs_networking_or_ifupdown_pre(
                     if {"networking.service", "ifupdown-pre.service"} & set(value.split()):
                         needing.append(f"{unit.name}: {key}")
     assert needing == []
+
+
+EARLY = "etc/systemd/system/"
+
+
+def test_early_units_kept_when_they_have_work(school: FakeRoot, tmp_path: Path) -> None:
+    """repart.d has a definition; the client booted with EFI (its /sys is live)."""
+    school.write("/etc/repart.d/50-home.conf", "[Partition]\nType=home\n")
+    (school.path / "sys/firmware/efi").mkdir(parents=True)
+    before = school.tree()
+    apply_plugin(Services, school, client_config(tmp_path, "[clients]\n"))
+    changes = school.changes_since(before)
+    assert f"{EARLY}systemd-repart.service" not in changes
+    assert f"{EARLY}modprobe@efi_pstore.service" not in changes
+
+
+def test_journal_flush_masked_only_for_a_volatile_journal(school: FakeRoot, tmp_path: Path) -> None:
+    """After the systemd plugin's Storage=volatile; a later drop-in of the admin's, or
+    KEEP_SYSTEM_SERVICES, keeps it."""
+    flush = f"{EARLY}systemd-journal-flush.service"
+    config = client_config(tmp_path, "[clients]\n")
+    before = school.tree()
+    apply_plugin(Services, school, config)
+    assert flush not in school.changes_since(before)  # Storage=auto: /var/log/journal
+    apply_plugin(Systemd, school, config)
+    apply_plugin(Services, school, config)
+    assert school.changes_since(before)[flush] == "-> /dev/null"
+    (school.path / flush).unlink()
+    school.write("/etc/systemd/journald.conf.d/zz-disk.conf", "[Journal]\nStorage=persistent\n")
+    apply_plugin(Services, school, config)
+    assert flush not in school.changes_since(before)
+    (school.path / "etc/systemd/journald.conf.d/zz-disk.conf").unlink()
+    keep = client_config(tmp_path, "[clients]\nKEEP_SYSTEM_SERVICES=systemd-journal-flush\n")
+    apply_plugin(Services, school, keep)
+    assert flush not in school.changes_since(before)
+
+
+def test_what_pulls_the_masked_early_units(school: FakeRoot) -> None:
+    """Only units skipped on a diskless client want modprobe@loop, @dm_mod, @efi_pstore,
+    and nothing needs systemd-repart or systemd-journal-flush (systemd's own units)."""
+    watched = {
+        "modprobe@loop.service",
+        "modprobe@dm_mod.service",
+        "modprobe@efi_pstore.service",
+        "systemd-repart.service",
+        "systemd-journal-flush.service",
+    }
+    pulls: dict[str, list[str]] = {}
+    for unit in sorted((school.path / "usr/lib/systemd/system").iterdir()):
+        if unit.is_file() and not unit.is_symlink():
+            for line in unit.read_text(errors="replace").splitlines():
+                key, _, value = line.partition("=")
+                if key in ("Wants", "Requires", "Requisite", "BindsTo", "After"):
+                    for name in watched & set(value.split()):
+                        pulls.setdefault(name, []).append(f"{unit.name}:{key}")
+    assert pulls == {
+        "modprobe@loop.service": ["systemd-repart.service:Wants", "systemd-repart.service:After"],
+        "modprobe@dm_mod.service": ["systemd-repart.service:Wants", "systemd-repart.service:After"],
+        "modprobe@efi_pstore.service": [
+            "systemd-pstore.service:After",
+            "systemd-pstore.service:Wants",
+        ],
+        # an order only, and an initrd unit (AssertPathExists=/etc/initrd-release)
+        "systemd-repart.service": ["systemd-volatile-root.service:After"],
+    }

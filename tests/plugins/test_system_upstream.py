@@ -46,6 +46,12 @@ ELSEWHERE = (
     "usr/share/ltsp",
     "var/lib/dpkg",
 )
+# Masks that follow the machine running the test (the overlay's lower layer is its root,
+# /sys is its own): its /etc/init.d scripts and EFI. Tested in test_systemd/test_services.
+HOST_DEPENDENT = (
+    "etc/systemd/system-generators/systemd-sysv-generator",
+    "etc/systemd/system/modprobe@efi_pstore.service",
+)
 # path -> why ours differs (docs/compatibility.md)
 KNOWN = {
     # upstream's bug: KEEP_SYSTEM_SERVICES=rpcbind, then `systemctl disable portmap`
@@ -65,6 +71,13 @@ KNOWN = {
     "etc/systemd/system-generators/systemd-cryptsetup-generator": "masked: no volume",
     "etc/systemd/system-generators/systemd-veritysetup-generator": "masked: no volume",
     "etc/systemd/system-generators/systemd-integritysetup-generator": "masked: no volume",
+    **{
+        f"etc/systemd/system-generators/systemd-{g}-generator": "masked: writes nothing here"
+        for g in ("debug", "run", "hibernate-resume", "rc-local", "system-update")
+    },
+    # not upstream's: skipped or with nothing to do on this client, yet run
+    "etc/systemd/system/systemd-repart.service": "masked: no repart.d",
+    "etc/systemd/system/systemd-journal-flush.service": "masked: volatile journal",
     # upstream's disable of this static unit does nothing; ours masks it
     "etc/systemd/system/systemd-random-seed.service": "masked",
     # not upstream's: nothing for it to create (every sysusers.d user exists)
@@ -93,7 +106,7 @@ def stacks(tmp_path_factory: pytest.TempPathFactory) -> tuple[sbs.Changes, sbs.C
     if why := sbs.available():
         pytest.fail(f"side-by-side runs need root and tools: {why}")
     upstream, ours = sbs.compare(sbs.Case(SCHOOL, CONF), tmp_path_factory.mktemp("system"))
-    keep = [p for p in {*upstream, *ours} if not p.startswith(ELSEWHERE)]
+    keep = [p for p in {*upstream, *ours} if not p.startswith((*ELSEWHERE, *HOST_DEPENDENT))]
     return {p: upstream[p] for p in keep if p in upstream}, {p: ours[p] for p in keep if p in ours}
 
 

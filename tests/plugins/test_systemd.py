@@ -24,6 +24,14 @@ DROPINS = {
     "etc/systemd/system-generators/systemd-cryptsetup-generator": "-> /dev/null",
     "etc/systemd/system-generators/systemd-veritysetup-generator": "-> /dev/null",
     "etc/systemd/system-generators/systemd-integritysetup-generator": "-> /dev/null",
+    # nothing for them either: no option of theirs on the command line, no /etc/rc.local,
+    # no /system-update, no /etc/init.d script without a unit
+    "etc/systemd/system-generators/systemd-debug-generator": "-> /dev/null",
+    "etc/systemd/system-generators/systemd-run-generator": "-> /dev/null",
+    "etc/systemd/system-generators/systemd-hibernate-resume-generator": "-> /dev/null",
+    "etc/systemd/system-generators/systemd-rc-local-generator": "-> /dev/null",
+    "etc/systemd/system-generators/systemd-system-update-generator": "-> /dev/null",
+    "etc/systemd/system-generators/systemd-sysv-generator": "-> /dev/null",
 }
 GENERATORS = "etc/systemd/system-generators/systemd-"
 
@@ -106,3 +114,63 @@ def test_volume_generators_stay_when_they_have_work(root: FakeRoot, tmp_path: Pa
     before = root.tree()
     apply_plugin(Systemd, root, client_config(tmp_path, "[clients]\n"))
     assert f"{GENERATORS}cryptsetup-generator" not in root.changes_since(before)
+
+
+@pytest.mark.parametrize(
+    ("generator", "cmdline"),
+    [
+        ("debug", "systemd.mask=cron.service"),
+        ("debug", "systemd.debug_shell"),
+        ("debug", "systemd.wants=rescue.service"),
+        ("run", "systemd.run=/bin/true"),
+        ("hibernate-resume", "resume=/dev/sda2"),
+    ],
+)
+def test_command_line_generators_stay_for_their_options(
+    root: FakeRoot, tmp_path: Path, generator: str, cmdline: str
+) -> None:
+    root.write("/proc/cmdline", f"root=/dev/nbd0 {cmdline} quiet\n")
+    before = root.tree()
+    apply_plugin(Systemd, root, client_config(tmp_path, "[clients]\n"))
+    changes = root.changes_since(before)
+    assert f"{GENERATORS}{generator}-generator" not in changes
+    assert len([c for c in changes if c.startswith(GENERATORS)]) == 9
+
+
+def test_rc_local_and_system_update_generators_stay_when_they_have_work(
+    root: FakeRoot, tmp_path: Path
+) -> None:
+    root.write("/etc/rc.local", "#!/bin/sh\nexit 0\n")
+    (root.path / "etc/rc.local").chmod(0o644)  # not executable: the generator ignores it
+    before = root.tree()
+    apply_plugin(Systemd, root, client_config(tmp_path, "[clients]\n"))
+    assert root.changes_since(before)[f"{GENERATORS}rc-local-generator"] == "-> /dev/null"
+    (root.path / f"{GENERATORS}rc-local-generator").unlink()
+    (root.path / "etc/rc.local").chmod(0o755)
+    (root.path / "system-update").symlink_to("/var/lib/system-update")  # dangling counts
+    before = root.tree()
+    apply_plugin(Systemd, root, client_config(tmp_path, "[clients]\n"))
+    changes = root.changes_since(before)
+    assert f"{GENERATORS}rc-local-generator" not in changes
+    assert f"{GENERATORS}system-update-generator" not in changes
+
+
+def test_sysv_generator_masked_only_when_every_script_has_a_unit(
+    debroot: Callable[..., Path], tmp_path: Path
+) -> None:
+    """cron, dbus, kmod (an alias link) and procps ship an init script and a unit; a
+    script without a unit of its name keeps the generator, a non-executable file does not."""
+    root = FakeRoot(debroot("systemd", "cron", "dbus", "kmod", "procps"))
+    scripts = sorted(p.name for p in (root.path / "etc/init.d").iterdir())
+    assert {"cron", "dbus", "kmod", "procps"} <= set(scripts)
+    assert all((root.path / "etc/init.d" / s).stat().st_mode & 0o111 for s in scripts)
+    root.write("/etc/init.d/README", "not a script\n")
+    before = root.tree()
+    apply_plugin(Systemd, root, client_config(tmp_path, "[clients]\n"))
+    assert root.changes_since(before)[f"{GENERATORS}sysv-generator"] == "-> /dev/null"
+    (root.path / f"{GENERATORS}sysv-generator").unlink()
+    root.write("/etc/init.d/school-kiosk", "#!/bin/sh\n")
+    (root.path / "etc/init.d/school-kiosk").chmod(0o755)
+    before = root.tree()
+    apply_plugin(Systemd, root, client_config(tmp_path, "[clients]\n"))
+    assert f"{GENERATORS}sysv-generator" not in root.changes_since(before)
