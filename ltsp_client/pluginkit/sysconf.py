@@ -7,9 +7,10 @@ the order of their names (systemd.syntax(7), the "*.conf.d" drop-ins).
 
 from __future__ import annotations
 
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from ltsp_client.paths import inside
+from ltsp_client.pluginkit import files
 from ltsp_client.pluginkit.units import is_masked_link
 
 # Where systemd's own daemons look for FILE and FILE.d/ drop-ins, most important first.
@@ -28,6 +29,11 @@ def effective_files(root: Path, dirs: tuple[str, ...], suffix: str = ".conf") ->
     return [chosen[n] for n in sorted(chosen) if not is_masked_link(chosen[n])]
 
 
+def read(root: Path, path: Path) -> str:
+    """A file found by effective_files, links followed inside the root ("" if dangling)."""
+    return files.read_text(root, PurePosixPath("/", path.relative_to(root))) or ""
+
+
 def value(root: Path, name: str, section: str, key: str) -> str | None:
     """KEY in [SECTION] of systemd's NAME (`journald.conf`): the main file, then its
     drop-ins; the last assignment wins. None when nothing sets it."""
@@ -35,7 +41,7 @@ def value(root: Path, name: str, section: str, key: str) -> str | None:
     found = None
     for path in [*([main] if main else []), *effective_files(root, _dropin_dirs(name))]:
         current = ""
-        for raw in path.read_text(errors="replace").splitlines():
+        for raw in read(root, path).splitlines():
             line = raw.strip()
             if line.startswith("[") and line.endswith("]"):
                 current = line[1:-1]

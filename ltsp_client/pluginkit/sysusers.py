@@ -13,7 +13,7 @@ import shlex
 from pathlib import Path
 
 from ltsp_client.paths import inside
-from ltsp_client.pluginkit.sysconf import effective_files
+from ltsp_client.pluginkit.sysconf import effective_files, read
 
 # Earlier directories override a file of the same name in later ones.
 DIRS = (
@@ -38,7 +38,7 @@ def pending(root: Path) -> list[str]:
     groups = _entries(root, "/etc/group")
     out: list[str] = []
     for path in effective_files(root, DIRS):
-        for number, line in enumerate(path.read_text(errors="replace").splitlines(), 1):
+        for number, line in enumerate(read(root, path).splitlines(), 1):
             if line.strip() and not line.lstrip().startswith("#"):
                 out += _line_pending(line, users, groups, f"{path.name}:{number}")
     return out

@@ -94,6 +94,16 @@ EFI_PSTORE = "modprobe@efi_pstore.service"
 # `journalctl --flush` moves the runtime journal to /var/log/journal: nothing to move when
 # journald keeps it in RAM (the systemd plugin's Storage=volatile), before tmpfiles-setup.
 JOURNAL_FLUSH = "systemd-journal-flush"
+# systemd-remount-fs remounts only /, /usr and the API file systems that /etc/fstab lists
+# (and / when gpt-auto-generator, masked by the systemd plugin, asks for it).
+REMOUNT_FS = "systemd-remount-fs"
+API_MOUNTS = ("/proc", "/sys", "/dev", "/run")
+# systemd-modules-load runs when a modules-load.d directory has a file (Debian's
+# modules.conf -> ../modules, all comments), and then loads nothing.
+MODULES_LOAD = "systemd-modules-load"
+MODULES_LOAD_DIRS = tuple(
+    f"{d}/modules-load.d" for d in ("/etc", "/run", "/usr/local/lib", "/usr/lib", "/lib")
+)
 # upstream's list disables systemd-random-seed, which does nothing to a static unit; every
 # client loads the image's one seed and saves it to a tmpfs: masked, so it really is off
 MASK_SYSTEM = ("apt-daily", "apt-daily-upgrade", "rsyslog", "systemd-random-seed")
@@ -115,6 +125,18 @@ def mounts_nfs(fstab: str) -> bool:
     for line in fstab.splitlines():
         fields = line.split("#", 1)[0].split()
         if len(fields) >= 3 and fields[2].startswith("nfs"):
+            return True
+    return False
+
+
+def remounts(fstab: str) -> bool:
+    """Whether an fstab entry is one systemd-remount-fs acts on: /, /usr, an API mount."""
+    for line in fstab.splitlines():
+        fields = line.split("#", 1)[0].split()
+        if len(fields) >= 2 and (
+            fields[1] in ("/", "/usr")
+            or any(fields[1] == d or fields[1].startswith(f"{d}/") for d in API_MOUNTS)
+        ):
             return True
     return False
 
@@ -142,7 +164,9 @@ class Services(Plugin, name="services", order=95):
     as `inet manual`; systemd-sysusers when the image has every user and
     group it declares; systemd-repart without repart.d, which pulls in two
     modprobe units; modprobe@efi_pstore without EFI; systemd-journal-flush
-    when the journal is volatile) plus
+    when the journal is volatile; systemd-remount-fs when /etc/fstab lists
+    neither /, /usr nor an API file system; systemd-modules-load when no
+    modules-load.d file names a module) plus
     DISABLE_/MASK_ SYSTEM_/SESSION_ SERVICES, minus KEEP_SYSTEM_/SESSION_SERVICES.
     A kept unit is kept under all its names: KEEP_SYSTEM_SERVICES=rpcbind
     also keeps Debian's `portmap` alias. Units are acted on as files.
@@ -238,7 +262,17 @@ class Services(Plugin, name="services", order=95):
         """Early units with nothing to do on this client, that run nonetheless."""
         repart = any(d.is_dir() and any(d.iterdir()) for d in map(ctx.path, REPART_DIRS))
         storage = sysconf.value(ctx.root, "journald.conf", "Journal", "Storage")
+        modules = [
+            line
+            for path in sysconf.effective_files(ctx.root, MODULES_LOAD_DIRS)
+            for line in sysconf.read(ctx.root, path).splitlines()
+            if line.strip() and line.lstrip()[0] not in "#;"
+        ]
+        cmdline = ctx.read_text("/proc/cmdline") or ""
+        load = modules or "modules-load" in cmdline or "modules_load" in cmdline
         return (
+            *(() if remounts(ctx.read_text("/etc/fstab") or "") else (REMOUNT_FS,)),
+            *(() if load else (MODULES_LOAD,)),
             *(() if repart else (REPART,)),
             *(() if ctx.path("/sys/firmware/efi").is_dir() else (EFI_PSTORE,)),
             *((JOURNAL_FLUSH,) if storage in ("volatile", "none") else ()),

@@ -62,12 +62,14 @@ KNOWN_DIFFERENCES: dict[str, str] = {
     r"(etc/systemd/system/((multi-user|network-online)\.target\.wants/)?|unit )(e2scrub_reap"
     r"|NetworkManager-wait-online|systemd-networkd-wait-online|ifupdown-wait-online"
     r"|ifupdown-pre|networking|systemd-random-seed|systemd-sysusers|systemd-repart"
-    r"|modprobe@efi_pstore|systemd-journal-flush)"
+    r"|modprobe@efi_pstore|systemd-journal-flush|systemd-remount-fs|systemd-modules-load|kmod)"
     r"\.service": "services plugin: a diskless client does not wait for the network to come"
     " online, nor for e2scrub_reap, a udev settle or `ifup -a` for the boot NIC;"
     " systemd-random-seed masked (upstream's disable does nothing to it), systemd-sysusers"
     " masked when it has no user to create; systemd-repart (no repart.d) and its two modprobe"
-    " units, modprobe@efi_pstore without EFI, the journal flush of a volatile journal"
+    " units, modprobe@efi_pstore without EFI, the journal flush of a volatile journal,"
+    " remount-fs and modules-load (kmod is Debian's alias of it) with nothing in fstab or"
+    " modules-load.d for them"
     " (docs/compatibility.md)",
 }
 

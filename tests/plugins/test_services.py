@@ -47,6 +47,9 @@ def default_changes() -> dict[str, str | None]:
         # not upstream's: no repart.d (its modprobe@loop and @dm_mod go with it), no EFI
         "etc/systemd/system/systemd-repart.service": "-> /dev/null",
         "etc/systemd/system/modprobe@efi_pstore.service": "-> /dev/null",
+        # not upstream's: an fstab without /, /usr or API mounts; no module to load
+        "etc/systemd/system/systemd-remount-fs.service": "-> /dev/null",
+        "etc/systemd/system/systemd-modules-load.service": "-> /dev/null",
     }
 
 
@@ -297,8 +300,9 @@ def test_journal_flush_masked_only_for_a_volatile_journal(school: FakeRoot, tmp_
 
 
 def test_what_pulls_the_masked_early_units(school: FakeRoot) -> None:
-    """Only units skipped on a diskless client want modprobe@loop, @dm_mod, @efi_pstore,
-    and nothing needs systemd-repart or systemd-journal-flush (systemd's own units)."""
+    """Only units skipped on a diskless client want modprobe@loop, @dm_mod, @efi_pstore;
+    nothing needs systemd-repart, systemd-journal-flush, systemd-remount-fs or
+    systemd-modules-load (orders after the last two only order)."""
     watched = {
         "modprobe@loop.service",
         "modprobe@dm_mod.service",
@@ -314,6 +318,9 @@ def test_what_pulls_the_masked_early_units(school: FakeRoot) -> None:
                 if key in ("Wants", "Requires", "Requisite", "BindsTo", "After"):
                     for name in watched & set(value.split()):
                         pulls.setdefault(name, []).append(f"{unit.name}:{key}")
+                if key in ("Requires", "Requisite", "BindsTo", "PartOf"):
+                    needs = {"systemd-remount-fs.service", "systemd-modules-load.service"}
+                    assert not needs & set(value.split()), f"{unit.name}: {line}"
     assert pulls == {
         "modprobe@loop.service": ["systemd-repart.service:Wants", "systemd-repart.service:After"],
         "modprobe@dm_mod.service": ["systemd-repart.service:Wants", "systemd-repart.service:After"],
@@ -324,3 +331,40 @@ def test_what_pulls_the_masked_early_units(school: FakeRoot) -> None:
         # an order only, and an initrd unit (AssertPathExists=/etc/initrd-release)
         "systemd-repart.service": ["systemd-volatile-root.service:After"],
     }
+
+
+def test_remount_fs_kept_for_what_it_remounts(school: FakeRoot, tmp_path: Path) -> None:
+    """FSTAB_x (the fstab plugin, earlier) with an API mount or /usr keeps it; a /tmp not."""
+    remount = f"{EARLY}systemd-remount-fs.service"
+    for line, kept in (
+        ("tmpfs /tmp tmpfs defaults 0 0", False),
+        ("tmpfs /dev/shm tmpfs size=1G 0 0", True),
+        ("server:/usr /usr nfs ro 0 0", True),
+        ("# /dev/sda1 / ext4 defaults 0 1", False),
+    ):
+        before = school.tree()
+        config = client_config(tmp_path, f'[clients]\nFSTAB_1="{line}"\n')
+        apply_plugin(Fstab, school, config)
+        apply_plugin(Services, school, config)
+        assert (remount not in school.changes_since(before)) is kept, line
+        (school.path / remount).unlink(missing_ok=True)
+
+
+def test_modules_load_kept_when_a_module_is_named(school: FakeRoot, tmp_path: Path) -> None:
+    """Debian's /etc/modules-load.d/modules.conf links to /etc/modules (kmod's)."""
+    modules_load = f"{EARLY}systemd-modules-load.service"
+    assert (school.path / "etc/modules-load.d/modules.conf").is_symlink()
+    config = client_config(tmp_path, "[clients]\n")
+    school.write("/etc/modules", "# /etc/modules: kernel modules to load at boot time.\n\n")
+    before = school.tree()
+    apply_plugin(Services, school, config)
+    assert school.changes_since(before)[modules_load] == "-> /dev/null"
+    (school.path / modules_load).unlink()
+    school.write("/etc/modules", "# /etc/modules\nlp\n")
+    before = school.tree()
+    apply_plugin(Services, school, config)
+    assert modules_load not in school.changes_since(before)
+    school.write("/etc/modules", "")
+    school.write("/proc/cmdline", "root=/dev/nbd0 modules-load=i2c-dev\n")
+    apply_plugin(Services, school, config)
+    assert modules_load not in school.changes_since(before)

@@ -47,10 +47,13 @@ ELSEWHERE = (
     "var/lib/dpkg",
 )
 # Masks that follow the machine running the test (the overlay's lower layer is its root,
-# /sys is its own): its /etc/init.d scripts and EFI. Tested in test_systemd/test_services.
+# /sys is its own): its /etc/init.d scripts, EFI, /etc/fstab and /etc/modules. Tested in
+# test_systemd.py and test_services.py.
 HOST_DEPENDENT = (
     "etc/systemd/system-generators/systemd-sysv-generator",
     "etc/systemd/system/modprobe@efi_pstore.service",
+    "etc/systemd/system/systemd-remount-fs.service",
+    "etc/systemd/system/systemd-modules-load.service",
 )
 # path -> why ours differs (docs/compatibility.md)
 KNOWN = {
