@@ -7,6 +7,7 @@ Runs last: whether the NFS client services are needed depends on the final
 from __future__ import annotations
 
 import logging
+import os
 
 from ltsp_client.pluginkit import Param, Plugin, PluginContext, sysconf, sysusers, unitaliases
 from ltsp_client.pluginkit.interfaces import read_interfaces
@@ -82,6 +83,11 @@ IFUPDOWN_PRE = "ifupdown-pre"
 # (`inet manual`, up since the initramfs) only, it runs ifupdown's hook scripts and
 # holds network.target back, nothing else.
 NETWORKING = "networking"
+# udev runs ifupdown's hotplug helper (a shell, and ifquery for a NIC) for every network
+# device it adds; the helper raises only `allow-hotplug` interfaces. Same name in /etc wins.
+HOTPLUG_RULES = ("/usr/lib/udev/rules.d/80-ifupdown.rules", "/lib/udev/rules.d/80-ifupdown.rules")
+HOTPLUG_OVERRIDE = "/etc/udev/rules.d/80-ifupdown.rules"
+HOTPLUG_RUN = 'RUN+="ifupdown-hotplug"'
 # Debian has no /etc/.updated, so systemd-sysusers runs at every boot, before
 # sysinit.target, although the image's packages created their users when installed.
 SYSUSERS = "systemd-sysusers"
@@ -238,10 +244,21 @@ class Services(Plugin, name="services", order=95):
 
     @staticmethod
     def _idle_ifupdown(ctx: PluginContext) -> tuple[str, ...]:
-        """ifupdown's boot units that have nothing to do for this configuration."""
+        """ifupdown's boot units that have nothing to do for this configuration (and its
+        udev hotplug helper, written off in an /etc rule when no interface is `allow-*`)."""
         config = read_interfaces(ctx.root)
         for problem in config.unknown:
             log.info("ifupdown's boot units kept: cannot judge %s", problem)
+        rules = [ctx.read_text(p) for p in HOTPLUG_RULES]
+        packaged = next((r for r in rules if r and HOTPLUG_RUN in r), None)
+        override = os.path.lexists(ctx.path(HOTPLUG_OVERRIDE))
+        if packaged and not config.unknown and not config.hotplug and not override:
+            lines = packaged.splitlines(True)
+            ctx.write_file(
+                HOTPLUG_OVERRIDE,
+                "# Written by LTSP at boot: no interface is allow-hotplug, so the helper would"
+                " do nothing\n" + "".join(f"#{x}" if HOTPLUG_RUN in x else x for x in lines),
+            )
         device = ctx.facts.device
         settle = config.unknown or config.others(device)
         return (

@@ -71,6 +71,8 @@ KNOWN_DIFFERENCES: dict[str, str] = {
     " remount-fs and modules-load (kmod is Debian's alias of it) with nothing in fstab or"
     " modules-load.d for them"
     " (docs/compatibility.md)",
+    r"etc/udev/rules\.d/80-ifupdown\.rules": "services plugin: ifupdown's udev rule without"
+    " its hotplug helper line when no interface is allow-hotplug (the helper would do nothing)",
 }
 
 

@@ -368,3 +368,48 @@ def test_modules_load_kept_when_a_module_is_named(school: FakeRoot, tmp_path: Pa
     school.write("/proc/cmdline", "root=/dev/nbd0 modules-load=i2c-dev\n")
     apply_plugin(Services, school, config)
     assert modules_load not in school.changes_since(before)
+
+
+HOTPLUG = "etc/udev/rules.d/80-ifupdown.rules"
+
+
+def test_ifupdown_hotplug_helper_off_without_allow_hotplug(
+    desktop: FakeRoot, tmp_path: Path
+) -> None:
+    """ifupdown's own rule, its helper's line commented out; the rfkill line stays."""
+    packaged = next(
+        p.read_text()
+        for p in (
+            desktop.path / "usr/lib/udev/rules.d/80-ifupdown.rules",
+            desktop.path / "lib/udev/rules.d/80-ifupdown.rules",
+        )
+        if p.is_file()
+    )
+    assert 'RUN+="ifupdown-hotplug"' in packaged and 'KERNEL=="rfkill"' in packaged
+    desktop.write("/etc/network/interfaces", interfaces(FACTS.device))
+    before = desktop.tree()
+    apply_plugin(Services, desktop, client_config(tmp_path, "[clients]\n"))
+    rule = desktop.changes_since(before)[HOTPLUG]
+    assert isinstance(rule, str)
+    active = [x for x in rule.splitlines() if x.strip() and not x.startswith("#")]
+    assert active == [
+        x
+        for x in packaged.splitlines()
+        if x.strip() and not x.startswith("#") and "ifupdown-hotplug" not in x
+    ]
+    assert any(x.startswith('KERNEL=="rfkill"') for x in active)
+
+
+def test_ifupdown_hotplug_helper_kept_for_allow_hotplug_or_an_admin_rule(
+    desktop: FakeRoot, tmp_path: Path
+) -> None:
+    desktop.write("/etc/network/interfaces", interfaces(FACTS.device))
+    desktop.write("/etc/network/interfaces.d/usb", "allow-hotplug usb0\niface usb0 inet dhcp\n")
+    before = desktop.tree()
+    apply_plugin(Services, desktop, client_config(tmp_path, "[clients]\n"))
+    assert HOTPLUG not in desktop.changes_since(before)
+    desktop.write("/etc/network/interfaces.d/usb", "")
+    desktop.write(f"/{HOTPLUG}", "# mine\n")
+    before = desktop.tree()
+    apply_plugin(Services, desktop, client_config(tmp_path, "[clients]\n"))
+    assert HOTPLUG not in desktop.changes_since(before)
