@@ -7,8 +7,8 @@
              user's home keeper (keeper.py) starts, or is woken: it tells the
              user if the home's sshfs dies, and unmounts the home once the
              user's last logind session has ended
-    close_session  nothing to do (the keeper unmounts); only without a
-             logind session (no pam_systemd) is the home unmounted here
+    close_session  nothing to do (the keeper unmounts); only a session
+             that logind does not know starts or wakes the keeper here
 
 Exit 0 is success; anything else makes pam_exec fail, which the PAM stack
 turns into a normal login failure (Primary) or ignores (Additional).
@@ -256,12 +256,15 @@ def close_session(login: Login, account: Account) -> int:
     home = login.home(account)
     if account.kind is Kind.LOCAL or homes.mount_type(home) not in (homes.SSHFS, homes.TMPFS):
         return 0
-    if _logind_session():
-        log.info("%s: session closed; the home keeper unmounts after the last one", account.name)
-        return 0
-    with login.locked(account.name):
-        homes.unmount(login.runner, home)
-    log.info("%s: session closed without a logind session; %s unmounted", account.name, home)
+    if not _logind_session():
+        # logind does not know this session (no pam_systemd, or `su` inside another
+        # session): the keeper unmounts once the user has no logind session, at once if none
+        try:
+            with login.locked(account.name):
+                _keep_home(login, account, home)
+        except (LtspError, OSError) as err:
+            log.warning("%s: cannot start the home keeper: %s", account.name, err)
+    log.info("%s: session closed; the home keeper unmounts after the last one", account.name)
     return 0
 
 

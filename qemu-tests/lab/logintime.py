@@ -7,8 +7,8 @@ goes through pam_unix (our session line runs too, and does nothing for
 them); a server user's login checks the password over SSH, mounts the home
 over SSHFS and moves sshfs into a scope. pamtester runs in the lab's root
 session, so pam_systemd makes no logind session for these logins: the home
-keeper is not started and close_session unmounts the home itself (keeper.py,
-pam.py), so every round is a first login. NOOP is one start of our binary,
+keeper starts at close_session instead of open_session (pam.py), and unmounts
+the home at once (no session), so every round is a first login. NOOP is one start of our binary,
 which a local login pays twice (open and close).
 
 With `steps`, each round also times each PAM step of each login apart

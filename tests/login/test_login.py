@@ -434,16 +434,30 @@ def test_relogin_while_the_keeper_is_leaving_keeps_the_home(
             keeping.wait()
 
 
-def test_without_a_logind_session_the_session_end_unmounts(
-    client: Path, server: sshserver.SshServer, monkeypatch: pytest.MonkeyPatch
+def test_a_session_logind_does_not_know_starts_the_keeper_at_its_end(
+    client: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """No pam_systemd session (no XDG_SESSION_ID): no keeper; close_session unmounts."""
-    monkeypatch.delenv("XDG_SESSION_ID", raising=False)
-    monkeypatch.setenv("DBUS_SYSTEM_BUS_ADDRESS", "unix:path=/nonexistent")
-    lg = login(client, 1)
-    guest = account(client, "guest01")
-    assert pam.open_session(lg, guest) == 0
-    home = client / "home/guest01"
-    assert homes.mount_type(home) == "tmpfs"
-    assert pam.close_session(lg, guest) == 0
-    assert homes.mount_type(home) is None
+    """No XDG_SESSION_ID (no pam_systemd, or `su` inside another session): no keeper at the
+    start (it would unmount at once); at the end the keeper starts and unmounts unless the
+    user has a logind session elsewhere."""
+    with fakebus.fake_system_bus(tmp_path) as (address, system):
+        monkeypatch.setenv("DBUS_SYSTEM_BUS_ADDRESS", address)
+        monkeypatch.delenv("XDG_SESSION_ID", raising=False)
+        lg = login(client, 1)
+        guest = account(client, "guest01")
+        assert pam.open_session(lg, guest) == 0
+        assert system.systemd1.started == []
+        home = client / "home/guest01"
+        system.add_session(41600, "elsewhere")
+        assert pam.close_session(lg, guest) == 0
+        keeping = start_keeper(system)
+        try:
+            state = lg.state("guest01", "keeper")
+            assert eventually(lambda: written(state) == f"{keeping.pid}\n")
+            assert homes.mount_type(home) == "tmpfs"  # the session elsewhere keeps it
+            system.remove_session(41600, "elsewhere")
+            assert keeping.wait(10) == 0
+            assert homes.mount_type(home) is None
+        finally:
+            keeping.kill()
+            keeping.wait()
