@@ -10,7 +10,8 @@ after a dead one). The keeper, for as long as the user has a logind session:
 - follows logind's SessionRemoved/UserRemoved signals; once the user has no
   session left, it unmounts the home (lazily if busy) and exits.
 
-So `close_session` asks nothing of D-Bus and starts nothing. A login that
+So `close_session` asks nothing of D-Bus and starts nothing (but a session
+logind does not know starts the keeper only at its end). A login that
 authenticated (the home mounted or found mounted) but has not opened its
 session yet leaves a "pending" mark (auth writes it, open_session removes
 it): the keeper keeps the home while the mark is younger than PENDING_FOR.
