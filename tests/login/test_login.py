@@ -200,12 +200,26 @@ def kill_sshfs(home: Path) -> None:
         os.kill(int(pid), signal.SIGKILL)
 
 
-def start_keeper(system: fakebus.FakeSystem) -> subprocess.Popen[bytes]:
-    """Run the home keeper unit's command as systemd would."""
+def started_keeper(system: fakebus.FakeSystem) -> list[str]:
+    """The command of the home keeper unit started last."""
     (name, properties) = system.systemd1.started[-1]
     assert name.startswith("ltsp-login-home-")
     ((_, argv, _),) = dict(properties)["ExecStart"]
-    return subprocess.Popen(argv, env={**os.environ, "PYTHONPATH": str(REPO)})
+    return list(argv)
+
+
+@contextlib.contextmanager
+def keeper_running(argv: list[str], state: Path | None = None) -> Iterator[subprocess.Popen[bytes]]:
+    """Run a home keeper command as systemd would (until it has written its pid to
+    `state`, if given); killed at the end if it is still running."""
+    keeping = subprocess.Popen(argv, env={**os.environ, "PYTHONPATH": str(REPO)})
+    try:
+        if state is not None:
+            assert eventually(lambda: written(state) == f"{keeping.pid}\n")
+        yield keeping
+    finally:
+        keeping.kill()
+        keeping.wait()
 
 
 def written(path: Path) -> str:
@@ -244,10 +258,6 @@ class Watched:
     tty: Path
     keeper: subprocess.Popen[bytes]
 
-    def running(self, state: Path) -> bool:
-        """The keeper runs and has written its pid (it is past its start)."""
-        return self.keeper.poll() is None and written(state) == f"{self.keeper.pid}\n"
-
 
 @pytest.fixture
 def watched(
@@ -268,14 +278,8 @@ def watched(
             assert pam.open_session(lg, account(client, user.name)) == 0
             if dead:
                 kill_sshfs(client / "home" / user.name)
-            keeping = start_keeper(system)
-            watched = Watched(lg, system, device, keeping)
-            try:
-                assert eventually(lambda: watched.running(lg.state(user.name, "keeper")))
-                yield watched
-            finally:
-                keeping.kill()
-                keeping.wait()
+            with keeper_running(started_keeper(system), lg.state(user.name, "keeper")) as keeping:
+                yield Watched(lg, system, device, keeping)
 
     return start
 
@@ -378,10 +382,7 @@ def test_unmount_after_the_last_session(
         assert name == "ltsp-login-home-guest01.service"
         ((path, argv, _),) = dict(properties)["ExecStart"]
         assert argv[0] == path and argv[-4:] == ["--root", str(client), "--keep-home", "guest01"]
-        keeping = start_keeper(system)
-        try:
-            state = lg.state("guest01", "keeper")
-            assert eventually(lambda: written(state) == f"{keeping.pid}\n")
+        with keeper_running(started_keeper(system), lg.state("guest01", "keeper")) as keeping:
             system.add_session(41600, "c2")
             assert pam.open_session(lg, guest) == 0  # wakes the keeper, starts no other
             assert len(system.systemd1.started) == 1
@@ -394,9 +395,6 @@ def test_unmount_after_the_last_session(
             system.remove_session(41600, "c2")
             assert keeping.wait(10) == 0
             assert homes.mount_type(home) is None
-        finally:
-            keeping.kill()
-            keeping.wait()
 
 
 def test_relogin_while_the_keeper_is_leaving_keeps_the_home(
@@ -414,10 +412,7 @@ def test_relogin_while_the_keeper_is_leaving_keeps_the_home(
         assert lg.state("alice", "pending").exists()
         # the keeper of an earlier session, which just ended (no session in logind now)
         argv = keeper.command(pam.own_command(), client, "alice")
-        keeping = subprocess.Popen(argv, env={**os.environ, "PYTHONPATH": str(REPO)})
-        try:
-            state = lg.state("alice", "keeper")
-            assert eventually(lambda: written(state) == f"{keeping.pid}\n")
+        with keeper_running(argv, lg.state("alice", "keeper")) as keeping:
             time.sleep(1)
             assert keeping.poll() is None and sshfs_mounts(home) == 1
             system.add_session(ALICE.uid, "s1")
@@ -429,9 +424,6 @@ def test_relogin_while_the_keeper_is_leaving_keeps_the_home(
             system.remove_session(ALICE.uid, "s1")
             assert keeping.wait(10) == 0
             assert sshfs_mounts(home) == 0
-        finally:
-            keeping.kill()
-            keeping.wait()
 
 
 def test_a_session_logind_does_not_know_starts_the_keeper_at_its_end(
@@ -450,14 +442,8 @@ def test_a_session_logind_does_not_know_starts_the_keeper_at_its_end(
         home = client / "home/guest01"
         system.add_session(41600, "elsewhere")
         assert pam.close_session(lg, guest) == 0
-        keeping = start_keeper(system)
-        try:
-            state = lg.state("guest01", "keeper")
-            assert eventually(lambda: written(state) == f"{keeping.pid}\n")
+        with keeper_running(started_keeper(system), lg.state("guest01", "keeper")) as keeping:
             assert homes.mount_type(home) == "tmpfs"  # the session elsewhere keeps it
             system.remove_session(41600, "elsewhere")
             assert keeping.wait(10) == 0
             assert homes.mount_type(home) is None
-        finally:
-            keeping.kill()
-            keeping.wait()
