@@ -89,11 +89,11 @@ def test_applies_the_plugins_live_and_restores_init(tmp_path: Path, hostnames: l
     binds = Binds()
     ltsp_log.events.stage = "initrd-bottom"
     before = (ltsp_log.events.stage, ltsp_log.events.path)
-    shown = ("chroot", str(root), "ip", "-4", "-oneline", "address", "show", "dev", "ens3")
-    runner = FakeRunner({shown: Result(shown, 0, "", "")})
+    runner = FakeRunner()
     summary = early.apply(root, binds=binds.live(), deps=deps(tmp_path, Recorder(), runner=runner))
     assert "hostname=ok" in summary and "validlft=ok" in summary, summary
-    assert runner.calls == [shown], "live commands run in the new root"
+    # validlft reads lifetimes over rtnetlink; this machine has no ens3: nothing expires
+    assert runner.calls == []
     assert_restored(root)
     assert (root / "etc/hostname").read_text() == "pc20\n"
     assert hostnames == ["pc20"], "the kernel is the client's own: its hostname is set"

@@ -2,39 +2,103 @@
 
 from __future__ import annotations
 
+import json
+import os
+import shutil
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
-from goldentree import FACTS, FakeRoot, FakeRunner, apply_plugin, client_config
+import pytest
+from goldentree import FakeRoot, FakeRunner, apply_plugin, client_config
 
-from ltsp_client.pluginkit import PluginContext
 from ltsp_client.plugins.validlft import ValidLifetime, changes
-from ltsp_client.run import Result
+from ltsp_client.system import ifaddr
+from ltsp_client.system.ifaddr import Ipv4Address
 
-SHOW = ("ip", "-4", "-oneline", "address", "show", "dev", "ens3")
-# `ip -4 -oneline address show dev ens3` after dracut's DHCP (finite) and a static address
-DRACUT = (
-    "2: ens3    inet 192.168.67.20/24 brd 192.168.67.255 scope global dynamic ens3\\"
-    "       valid_lft 43187sec preferred_lft 43187sec\n"
-    "2: ens3    inet 10.0.0.20/8 brd 10.255.255.255 scope global ens3\\"
-    "       valid_lft forever preferred_lft forever\n"
-)
+REPO = Path(__file__).resolve().parents[2]
+
 FOREVER = ("valid_lft", "forever", "preferred_lft", "forever")
-ADDRESS = ["192.168.67.20/24", "broadcast", "192.168.67.255", "dev", "ens3"]
-CHANGE = ("ip", "-4", "address", "change", *ADDRESS, *FOREVER)
+# after dracut's DHCP (finite) and a static address (forever)
+DRACUT = [
+    Ipv4Address("192.168.67.20", 24, "192.168.67.255", 43187),
+    Ipv4Address("10.0.0.20", 8, "10.255.255.255", ifaddr.FOREVER),
+]
+CHANGE = (
+    "ip",
+    "-4",
+    "address",
+    "change",
+    "192.168.67.20/24",
+    "broadcast",
+    "192.168.67.255",
+    "dev",
+    "ens3",
+    *FOREVER,
+)
+# In a new network namespace: lo with a static address and one leased for 100 s, as a
+# DHCP client leaves it; then the plugin, live, with the real runner; then `ip` again.
+NETNS_SCRIPT = """
+set -e
+ip link set lo up
+ip address add 10.9.9.9/8 broadcast 10.255.255.255 dev lo valid_lft 100 preferred_lft 100
+ip address add 10.7.7.7/8 dev lo
+python3 - <<'PY'
+import json
+from pathlib import Path
+from ltsp_client.pluginkit import PluginContext, StaticFacts
+from ltsp_client.plugins.validlft import ValidLifetime
+from ltsp_client.run import run
+from ltsp_client.system.ifaddr import ipv4_addresses
+from goldentree import client_config
+before = [a.__dict__ for a in ipv4_addresses("lo")]
+ctx = PluginContext(Path("/"), client_config(Path("{tmp}"), ""), StaticFacts(device="lo"), run)
+ValidLifetime().apply(ctx)
+print(json.dumps(before))
+PY
+ip -4 -oneline address show dev lo
+"""
+
+
+def in_new_netns(tmp_path: Path) -> tuple[list[dict[str, object]], str]:
+    for tool in ("unshare", "ip"):
+        if shutil.which(tool) is None:
+            pytest.fail(f"{tool} is missing: apt-get install util-linux iproute2")
+    env = {**os.environ, "PYTHONPATH": f"{REPO}:{REPO / 'tests/plugins'}"}
+    done = subprocess.run(
+        ["unshare", "--net", "sh", "-c", NETNS_SCRIPT.replace("{tmp}", str(tmp_path))],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    first, _, rest = done.stdout.partition("\n")
+    return json.loads(first), rest
 
 
 def test_finite_addresses_only() -> None:
     assert changes(DRACUT, "ens3") == [list(CHANGE)]
+    assert changes([Ipv4Address("10.1.1.1", 32, "", 600)], "ens3") == [
+        ["ip", "-4", "address", "change", "10.1.1.1/32", "dev", "ens3", *FOREVER]
+    ]
 
 
-def test_live_boot_changes_the_expiring_address(tmp_path: Path) -> None:
-    """The root is `/` (the client itself): commands go through the runner, no file is written."""
-    runner = FakeRunner({SHOW: Result(SHOW, 0, DRACUT, ""), CHANGE: Result(CHANGE, 0, "", "")})
-    ctx = PluginContext(Path("/"), client_config(tmp_path, ""), FACTS, runner)
-    assert ctx.is_live
-    ValidLifetime().apply(ctx)
-    assert runner.calls == [SHOW, CHANGE]
+def test_lifetimes_from_the_kernel_and_the_expiring_one_made_permanent(tmp_path: Path) -> None:
+    """rtnetlink read as `ip` reads it; the plugin's `ip address change` really resets it."""
+    before, after = in_new_netns(tmp_path)
+    leased = [a for a in before if a["address"] == "10.9.9.9"]
+    static = [a for a in before if a["address"] == "10.7.7.7"]
+    assert leased and 0 < int(str(leased[0]["valid_lft"])) <= 100
+    assert leased[0]["prefixlen"] == 8 and leased[0]["broadcast"] == "10.255.255.255"
+    assert static and static[0]["valid_lft"] == ifaddr.FOREVER
+    lines = [x for x in after.splitlines() if " inet 10." in x]
+    assert len(lines) == 2 and all("valid_lft forever preferred_lft forever" in x for x in lines)
+
+
+def test_a_missing_nic_has_no_addresses() -> None:
+    assert ifaddr.ipv4_addresses("no-such-nic0") == []
 
 
 def test_not_live_runs_nothing_and_changes_nothing(
