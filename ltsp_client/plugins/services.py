@@ -139,9 +139,9 @@ def remounts(fstab: str) -> bool:
     """Whether an fstab entry is one systemd-remount-fs acts on: /, /usr, an API mount."""
     for line in fstab.splitlines():
         fields = line.split("#", 1)[0].split()
-        if len(fields) >= 2 and (
-            fields[1] in ("/", "/usr")
-            or any(fields[1] == d or fields[1].startswith(f"{d}/") for d in API_MOUNTS)
+        where = os.path.normpath(fields[1]) if len(fields) >= 2 else ""
+        if where in ("/", "/usr") or any(
+            where == d or where.startswith(f"{d}/") for d in API_MOUNTS
         ):
             return True
     return False

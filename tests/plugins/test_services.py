@@ -339,7 +339,7 @@ def test_remount_fs_kept_for_what_it_remounts(school: FakeRoot, tmp_path: Path) 
     for line, kept in (
         ("tmpfs /tmp tmpfs defaults 0 0", False),
         ("tmpfs /dev/shm tmpfs size=1G 0 0", True),
-        ("server:/usr /usr nfs ro 0 0", True),
+        ("server:/usr /usr/ nfs ro 0 0", True),
         ("# /dev/sda1 / ext4 defaults 0 1", False),
     ):
         before = school.tree()
