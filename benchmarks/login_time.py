@@ -14,6 +14,8 @@ binary, the image's real PAM stack, logind, the lab server's sshd) and times
 whole logins (`pamtester ... authenticate open_session close_session`) of a
 local user and of a server user, alternating (qemu-tests/lab/logintime.py);
 --steps adds a row per PAM step (authenticate, open_session, close_session).
+--getty: instead, whole logins through real logind sessions, a getty and
+`login` on a serial port, from the password sent to a usable shell prompt.
 """
 
 from __future__ import annotations
@@ -33,14 +35,27 @@ sys.path.insert(0, str(ROOT / "tests/login"))
 import sshserver  # noqa: E402
 
 
-def lab(rounds: int, steps: bool) -> None:
+def lab(rounds: int, steps: bool, getty: bool) -> None:
     sys.path.insert(0, str(ROOT / "qemu-tests"))
-    from lab.logintime import LOCAL, SERVER, time_logins
+    from lab import logintime
     from lab.userlab import ALICE, user_lab
 
     with user_lab("login-time") as booted, booted.shell() as shell:
         load = os.getloadavg()
-        times = time_logins(shell, booted.homes / ALICE.name, rounds=rounds, steps=steps)
+        if getty:
+            times = logintime.time_getty_logins(booted, shell, rounds=rounds)
+            local, server = logintime.GETTY_LOCAL, logintime.GETTY_SERVER
+            # where the keepers ran: their slice and its weight (cgroup v2)
+            print(shell.text(
+                "systemctl show -p CPUWeight -p IOWeight ltsp.slice; "
+                "cat /sys/fs/cgroup/ltsp.slice/cpu.weight; "
+                "journalctl -b --no-pager -o short-precise -u 'ltsp-login-home-*' | tail -n 12"
+            ))  # fmt: skip
+        else:
+            times = logintime.time_logins(
+                shell, booted.homes / ALICE.name, rounds=rounds, steps=steps
+            )
+            local, server = logintime.LOCAL, logintime.SERVER
         if steps:  # when each `ltsp login` step and unit logged, to read the gaps from
             journal = "journalctl -b -o short-precise --no-pager -t ltsp-login"
             print(shell.text(f"{journal} | tail -n 30"))
@@ -48,7 +63,7 @@ def lab(rounds: int, steps: bool) -> None:
             print("cpu controller:", shell.text("cat /sys/fs/cgroup/cgroup.subtree_control"))
         print(f"host load average before {load[0]:.2f}, after {os.getloadavg()[0]:.2f} (1 min)")
     report(times)
-    added = statistics.median(times[SERVER]) - statistics.median(times[LOCAL])
+    added = statistics.median(times[server]) - statistics.median(times[local])
     print(f"{'added by a server login':<28} median {added:.2f} s")
 
 
@@ -64,9 +79,10 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--lab", action="store_true", help="in a QEMU lab client (minutes)")
     parser.add_argument("--steps", action="store_true", help="--lab: also time each PAM step apart")
+    parser.add_argument("--getty", action="store_true", help="--lab: getty logins, real sessions")
     options = parser.parse_args()
     if options.lab:
-        lab(options.rounds, options.steps)
+        lab(options.rounds, options.steps, options.getty)
         return 0
     rounds = options.rounds
     user = sshserver.TestUser("bench", "bench pw", 41900)

@@ -50,6 +50,7 @@ class GuestShell:
         self._count = 0
         self._buf = b""
         self.console = ""  # what the login conversation showed (with `login=`)
+        self.password_sent = 0.0  # time.monotonic() when `login=`'s password went out
         try:
             if login is not None:
                 self._login(*login, timeout=timeout)
@@ -104,6 +105,7 @@ class GuestShell:
         self._buf = self._buf[self.expect(rb"login: $", timeout, poke=b"\r").end() :]
         self._sock.sendall(user.encode() + b"\r")
         self.expect(rb"Password: ", timeout)
+        self.password_sent = time.monotonic()
         self._sock.sendall(password.encode() + b"\r")
         found = self.expect(rb"Login incorrect|\$ $", timeout)
         self.console = self._buf[: found.end()].decode(errors="replace")
