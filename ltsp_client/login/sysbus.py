@@ -5,7 +5,7 @@ dbus-next (which imports asyncio) cost those `ltsp login` runs 110 M
 instructions of their 540 M (callgrind), about a fifth of each start on an
 emulated client (docs/benchmarks.md); the services that wait for logind's
 signals still use logind.py. This module marshals the few D-Bus types those
-calls need (y b i u s o g a ( ) v; variants as (signature, value) pairs) and
+calls need (y b i u t s o g a ( ) v; variants as (signature, value) pairs) and
 reads only a reply's header and, for an error, its message.
 """
 
@@ -26,7 +26,7 @@ _DBUS: tuple[str, str, str] = (
     "/org/freedesktop/DBus",
     "org.freedesktop.DBus",
 )
-_ALIGN = {"y": 1, "g": 1, "v": 1, "b": 4, "i": 4, "u": 4, "s": 4, "o": 4, "a": 4, "(": 8}
+_ALIGN = {"y": 1, "g": 1, "v": 1, "b": 4, "i": 4, "u": 4, "s": 4, "o": 4, "a": 4, "t": 8, "(": 8}
 _METHOD_RETURN, _ERROR = 2, 3
 _FIELD_ERROR_NAME, _FIELD_REPLY_SERIAL, _FIELD_SIGNATURE = 4, 5, 8
 
@@ -76,6 +76,8 @@ class _Writer:
             self.buf += struct.pack("<I", int(value))
         elif code == "i":
             self.buf += struct.pack("<i", int(value))
+        elif code == "t":
+            self.buf += struct.pack("<Q", int(value))
         elif code in "so":
             data = str(value).encode()
             self.buf += struct.pack("<I", len(data)) + data + b"\0"
@@ -216,16 +218,29 @@ SYSTEMD: tuple[str, str, str] = (
 )  # fmt: skip
 UNIT_EXISTS = "org.freedesktop.systemd1.UnitExists"
 BACKGROUND_NICE = 19
+# a top-level slice beside system.slice and user.slice: cgroup v2 weights count between
+# siblings only, so a low CPUWeight on a service inside system.slice would still leave
+# system.slice its half of the CPU against user.slice, where the sessions are
+BACKGROUND_SLICE = "ltsp.slice"
+BACKGROUND_WEIGHT = 1  # CPUWeight= and IOWeight=: the least (the default is 100)
 
 
 def start_transient_service(name: str, argv: Sequence[str], description: str) -> bool:
     """Start `argv` as the transient service NAME (collected when it ends, so logind
     neither waits for it nor kills it with the session); False if that unit already runs.
 
-    At Nice=19: these are background watchers, and their start (a whole Python start)
-    must not take the CPU from the session that is starting or ending beside them."""
+    In BACKGROUND_SLICE, at Nice=19: these are background watchers, and their start (a
+    whole Python start) must not take the CPU from the session that is starting or ending
+    beside them; with the cgroup cpu controller on, Nice alone does not do that."""
+    _start_unit(
+        BACKGROUND_SLICE,
+        "ltsp: background work, the least CPU and IO weight",
+        ("CPUWeight", ("t", BACKGROUND_WEIGHT)),
+        ("IOWeight", ("t", BACKGROUND_WEIGHT)),
+    )  # False when it exists already: made by an earlier start
     exec_start = ("ExecStart", ("a(sasb)", [(argv[0], list(argv), False)]))
-    return _start_unit(name, description, exec_start, ("Nice", ("i", BACKGROUND_NICE)))
+    nice = ("Nice", ("i", BACKGROUND_NICE))
+    return _start_unit(name, description, exec_start, nice, ("Slice", ("s", BACKGROUND_SLICE)))
 
 
 def start_transient_scope(name: str, pids: Sequence[int], description: str) -> bool:

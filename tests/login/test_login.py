@@ -182,7 +182,10 @@ def test_stored_password_mounts_at_session_open(
         assert pam.open_session(lg, kiosk) == 0
         assert sshfs_mounts(client / "home/kiosk") == 1
         started = dict(system.systemd1.started)
-        assert list(started) == ["ltsp-login-sshfs-kiosk.scope", "ltsp-login-home-kiosk.service"]
+        assert list(started) == [
+            "ltsp-login-sshfs-kiosk.scope", "ltsp.slice", "ltsp-login-home-kiosk.service"
+        ]  # fmt: skip
+        assert dict(started["ltsp-login-home-kiosk.service"])["Slice"] == "ltsp.slice"
         # sshfs leaves the unit of the program that logged in (a getty's ends at logout)
         sshfs = watch.sshfs_pid(client / "home/kiosk")
         assert sshfs is not None
@@ -320,7 +323,7 @@ def test_home_dead_before_the_keeper_started(client: Path, watched: Any) -> None
 def test_keeper_unmounts_after_the_last_session_quietly(client: Path, watched: Any) -> None:
     with watched(BOB, "tty3") as w:
         assert pam.close_session(w.login, account(client, "bob")) == 0  # asks nothing of D-Bus
-        assert len(w.system.systemd1.started) == 2  # the sshfs scope and the keeper
+        assert len(w.system.systemd1.started) == 3  # the sshfs scope, the keeper and its slice
         assert w.keeper.poll() is None and sshfs_mounts(client / "home/bob") == 1
         w.system.remove_session(BOB.uid, "s_bob")
         assert w.keeper.wait(10) == 0
@@ -378,14 +381,14 @@ def test_unmount_after_the_last_session(
         assert pam.open_session(lg, guest) == 0
         home = client / "home/guest01"
         assert homes.mount_type(home) == "tmpfs"
-        ((name, properties),) = system.systemd1.started
+        ((_slice, _), (name, properties)) = system.systemd1.started
         assert name == "ltsp-login-home-guest01.service"
         ((path, argv, _),) = dict(properties)["ExecStart"]
         assert argv[0] == path and argv[-4:] == ["--root", str(client), "--keep-home", "guest01"]
         with keeper_running(started_keeper(system), lg.state("guest01", "keeper")) as keeping:
             system.add_session(41600, "c2")
             assert pam.open_session(lg, guest) == 0  # wakes the keeper, starts no other
-            assert len(system.systemd1.started) == 1
+            assert len(system.systemd1.started) == 2  # the keeper and its slice
             assert pam.close_session(lg, guest) == 0
             system.remove_session(41600, "c1")
             with pytest.raises(subprocess.TimeoutExpired):

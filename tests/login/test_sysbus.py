@@ -19,14 +19,32 @@ def test_transient_unit_arrives_intact_then_exists(
         monkeypatch.setenv("DBUS_SYSTEM_BUS_ADDRESS", address)
         assert sysbus.start_transient_service("a-b.service", argv, "keep é") is True
         assert sysbus.start_transient_service("a-b.service", argv, "keep é") is False
-        ((name, properties),) = system.systemd1.started
+        # the slice once (it exists the second time), then the service in it
+        ((slice_name, slice_properties), (name, properties)) = system.systemd1.started
     assert name == "a-b.service"
     assert dict(properties) == {
         "Description": "keep é",
         "ExecStart": [[argv[0], argv, False]],
         "Nice": 19,
+        "Slice": "ltsp.slice",
         "CollectMode": "inactive-or-failed",
     }
+    # a top-level slice (no dash: a sibling of system.slice and user.slice) of least weight;
+    # 64-bit values (D-Bus "t") arrive intact after 8-byte alignment
+    assert slice_name == "ltsp.slice"
+    weights = {k: v for k, v in slice_properties if k.endswith("Weight")}
+    assert weights == {"CPUWeight": 1, "IOWeight": 1}
+
+
+def test_uint64_marshals_aligned(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    with fakebus.fake_system_bus(tmp_path) as (address, system):
+        monkeypatch.setenv("DBUS_SYSTEM_BUS_ADDRESS", address)
+        big = [("Description", ("s", "x")), ("MemoryMax", ("t", 2**40 + 3))]
+        sysbus.call(
+            sysbus.SYSTEMD, "StartTransientUnit", "ssa(sv)a(sa(sv))", "y.slice", "fail", big, []
+        )
+        ((_name, properties),) = system.systemd1.started
+    assert dict(properties)["MemoryMax"] == 2**40 + 3
 
 
 def test_a_dbus_error_names_the_call_and_the_error(
