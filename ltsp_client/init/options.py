@@ -9,7 +9,6 @@ run because `--dry-rn` was passed on to the init).
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -95,6 +94,8 @@ def _unknown(word: str) -> LtspError:
             f"unexpected argument {word!r}",
             hint="arguments for the image's init go after `--`; see `ltsp init --help`",
         )
+    import difflib  # only for a mistyped option
+
     close = difflib.get_close_matches(name, [*ROOT_OPTIONS, "--help"], n=1)
     hint = f"did you mean {close[0]}?" if close else "see `ltsp init --help`"
     return LtspError(f"unknown option {name}", hint=hint)
