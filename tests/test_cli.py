@@ -320,3 +320,42 @@ def test_started_as_init_by_name_or_by_the_kernels_init_parameter() -> None:
     assert not is_init("/usr/lib/ltsp/ltsp", ["init", "--root", "/x"], 1)
     assert not is_init("/usr/lib/ltsp/ltsp", [], 4321)
     assert not is_init("/usr/lib/ltsp/ltsp", ["--version"], 1)  # rdinit=... -- --version
+
+
+def test_initrd_bottom_imports_nothing_it_does_not_use() -> None:
+    """The initramfs stage starts once per boot on an emulated or slow CPU: the modules its
+    steps import (the init stage's included) pull no heavy library it has no use for."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, ltsp_client.cli\n"
+        "from ltsp_client.init import initramfs, install, early, pid1\n"
+        "from ltsp_client.config import Identity, evaluate\n"
+        "from ltsp_client.pluginkit import hooks, loader\n"
+        "from ltsp_client.system.facts import facts_from_ipconfig\n"
+        "loader.builtin_registry()\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules}))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    loaded = set(eval(out.stdout))  # a printed list of top-level module names
+    heavy = {"argparse", "asyncio", "difflib", "pyroute2", "ssl", "dbus_next", "email", "http"}
+    assert not loaded & heavy, sorted(loaded & heavy)
+
+
+def test_initrd_bottom_exits_with_its_error_after_the_fast_exit(tmp_path: Path) -> None:
+    """`ltsp initrd-bottom` ends with os._exit (no teardown): its status and its
+    message still come out. Outside a client boot it refuses to run."""
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "-m", "ltsp_client", "initrd-bottom", "--rootmnt", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "LTSP_RUN_DIR": str(tmp_path)},
+        check=False,
+    )
+    assert result.returncode == 1
+    assert f"Running ltsp initrd-bottom (root {tmp_path})" in result.stderr
+    assert "does not look like an LTSP client boot" in result.stderr

@@ -10,7 +10,6 @@ Since the home is the server's home, the server sees that authorized_keys.
 
 from __future__ import annotations
 
-import argparse
 import os
 import shutil
 from collections.abc import Sequence
@@ -82,6 +81,8 @@ def ssh_argv(server: str, known_hosts: str, app: str, args: Sequence[str]) -> li
 
 
 def main(ctx: Context, args: list[str]) -> int:
+    import argparse  # here: the boot's remoteapps plugin imports this module too
+
     parser = argparse.ArgumentParser(prog="ltsp remoteapps", description=DESCRIPTION)
     parser.add_argument("-r", "--register", action="store_true", help="install wrappers (root)")
     parser.add_argument("app", help="application to run on the server")
