@@ -18,6 +18,7 @@ from __future__ import annotations
 import ctypes
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -106,6 +107,11 @@ def isolate(dirs: list[Path]) -> bool:
 def pytest_configure(config: pytest.Config) -> None:
     """Point every `ltsp` of this run (children inherit it) at a temp /run/ltsp and /etc/ltsp;
     isolate the real ones, remember what they hold. xdist workers inherit all of it."""
+    # Started in the background by a shell without job control, the run inherits SIGINT
+    # ignored, and so would every child: the tests that press Ctrl-C on a child (a publish,
+    # the lab) need it delivered. A handler, unlike SIG_IGN, is reset to default at exec.
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     own = None
     if "LTSP_RUN_DIR" not in os.environ:
         own = tempfile.mkdtemp(prefix="ltsp-test-host-")
